@@ -1,0 +1,273 @@
+// An opened filesystem: superblock, journal, btree roots, and node reads. The btree-and-journal
+// iteration (btree keys with the journal's newer keys laid over them) lives here too.
+import { readSuperblock, type Superblock, type SuperblockReadResult } from '../format/superblock.js';
+import { KeyTable, decodeKey, BKEY_U64s } from '../format/bkey.js';
+import { decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, BCH_JSET_ENTRY_btree_root, type JsetEntry } from '../format/journal.js';
+import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_deleted, KEY_TYPE_discard, btreeName } from '../format/names.js';
+import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, type BtreePtr } from '../format/values.js';
+import { bkeyValToText, type KeyTextOptions } from '../format/print.js';
+import { readJournal, type JournalReadResult } from './journal-read.js';
+import { parseBtreeNode, type BtreeNode } from './node.js';
+import type { BlockReader } from './reader.js';
+
+export interface BtreeRoot {
+  btreeId: number;
+  level: number;
+  /** null for a btree that has never had a node (bcachefs's fake root: btree_ptr at POS_MAX, no pointer) */
+  ptr: BtreePtr;
+  fake: boolean;
+}
+
+export class FsOpenError extends Error {}
+
+/** Builds a BtreePtr (with its unpacked raw key) from row i of t. */
+export function btreePtrFromKey(t: KeyTable, i: number): BtreePtr | undefined {
+  const type = t.type[i]!;
+  if (type !== KEY_TYPE_btree_ptr && type !== KEY_TYPE_btree_ptr_v2) return undefined;
+  const valLen = t.valLen[i]!;
+  const raw = new Uint8Array(BKEY_U64s * 8 + valLen);
+  const dv = new DataView(raw.buffer);
+  raw[0] = BKEY_U64s + valLen / 8;
+  raw[1] = 1; // KEY_FORMAT_CURRENT
+  raw[2] = type;
+  dv.setUint32(4, t.versionLoLo[i]!, true);
+  dv.setUint32(8, t.versionLoHi[i]!, true);
+  dv.setUint32(12, t.versionHi[i]!, true);
+  dv.setUint32(16, t.size[i]!, true);
+  dv.setUint32(20, t.snapshot[i]!, true);
+  dv.setUint32(24, t.offsetLo[i]!, true);
+  dv.setUint32(28, t.offsetHi[i]!, true);
+  dv.setUint32(32, t.inodeLo[i]!, true);
+  dv.setUint32(36, t.inodeHi[i]!, true);
+  raw.set(t.buf.subarray(t.valOff[i]!, t.valOff[i]! + valLen), BKEY_U64s * 8);
+  const val = raw.subarray(BKEY_U64s * 8);
+  const ptr: BtreePtr = { type, maxKey: t.pos(i), sectorsWritten: 0, flags: 0, ptrs: [], raw };
+  if (type === KEY_TYPE_btree_ptr_v2) {
+    if (valLen < BTREE_PTR_V2_HEADER_BYTES) return undefined;
+    const h = btreePtrV2Header(val);
+    ptr.seq = h.seq;
+    ptr.sectorsWritten = h.sectorsWritten;
+    ptr.flags = h.flags;
+    ptr.minKey = h.minKey;
+    ptr.ptrs = decodePtrs(val, BTREE_PTR_V2_HEADER_BYTES, val.length);
+  } else {
+    ptr.ptrs = decodePtrs(val, 0, val.length);
+  }
+  return ptr;
+}
+
+/** A pointer's key as bcachefs prints it (bch2_bkey_val_to_text). */
+export function btreePtrToText(ptr: BtreePtr, opts: KeyTextOptions = {}): string {
+  const t = new KeyTable(1);
+  t.reset(ptr.raw);
+  decodeKey(t, t.push(), ptr.raw, 0, null);
+  return bkeyValToText(t, 0, opts);
+}
+
+const FAKE_ROOT_RAW = (() => {
+  const raw = new Uint8Array(BKEY_U64s * 8);
+  raw[0] = BKEY_U64s;
+  raw[1] = 1;
+  raw[2] = KEY_TYPE_btree_ptr;
+  raw.fill(0xff, 20, 40); // POS_MAX
+  return raw;
+})();
+
+/** Journal keys (btree_keys entries) to lay over the btree, newest version of each position last. */
+export interface JournalKeys {
+  table: KeyTable;
+  btreeId: Uint8Array;
+  level: Uint8Array;
+  /** rows sorted by (btree, level, pos), newest last among equal positions */
+  order: number[];
+}
+
+export class Filesystem {
+  readonly sb: Superblock;
+  readonly sbRead: SuperblockReadResult;
+  readonly journal: JournalReadResult;
+  readonly roots: BtreeRoot[] = [];
+  readonly journalKeys: JournalKeys;
+  /** where the roots came from */
+  readonly rootsFrom: 'clean' | 'journal';
+  /** notes for the user about how the filesystem was opened */
+  readonly notes: string[] = [];
+  nodeBytesRead = 0;
+  nodesRead = 0;
+
+  constructor(readonly dev: BlockReader) {
+    if (dev.size < 8192 + 752) throw new FsOpenError(`device is too small (${dev.size} bytes) to hold a bcachefs superblock`);
+    try {
+      this.sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
+    } catch (e) {
+      throw new FsOpenError(`no valid bcachefs superblock: ${(e as Error).message}`);
+    }
+    this.sb = this.sbRead.sb;
+    if (this.sbRead.usedBackup) {
+      this.notes.push(`primary superblock unusable (${this.sbRead.problems.join('; ')}); using the backup at sector ${this.sb.sector}`);
+    }
+    if (this.sb.encryptionType) throw new FsOpenError('filesystem is encrypted: not supported by this tool');
+    this.journal = readJournal(dev, this.sb);
+    for (const p of this.journal.problems) this.notes.push(`journal: ${p}`);
+
+    const clean = this.sb.clean && this.sb.cleanSection ? this.sb.cleanSection : undefined;
+    let rootEntries: JsetEntry[];
+    let keyEntries: JsetEntry[] = [];
+    if (clean) {
+      this.rootsFrom = 'clean';
+      rootEntries = clean.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
+      for (const j of this.journal.jsets) {
+        if (j.seq > clean.journalSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
+      }
+    } else {
+      this.rootsFrom = 'journal';
+      const newest = this.journal.jsets[this.journal.jsets.length - 1];
+      if (!newest) throw new FsOpenError('filesystem was not cleanly unmounted and no journal entry could be read: cannot find the btree roots');
+      rootEntries = newest.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
+      // roots may be in older entries if the newest did not carry them all
+      for (const j of this.journal.jsets) {
+        if (j.seq >= newest.lastSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
+      }
+    }
+    for (const e of rootEntries) {
+      const t = new KeyTable(1);
+      t.reset(e.buf);
+      const err = decodeEntryKeys(e, t);
+      const ptr = t.n ? btreePtrFromKey(t, 0) : undefined;
+      if (err || !ptr || e.btreeId >= BTREE_ID_NR) {
+        this.notes.push(`btree root entry for btree ${btreeName(e.btreeId)} is damaged`);
+        continue;
+      }
+      this.roots[e.btreeId] = { btreeId: e.btreeId, level: e.level, ptr, fake: ptr.ptrs.length === 0 };
+    }
+    for (let id = 0; id < BTREE_ID_NR; id++) {
+      if (!this.roots[id]) {
+        this.roots[id] = {
+          btreeId: id, level: 0, fake: true,
+          ptr: { type: KEY_TYPE_btree_ptr, maxKey: { inode: 0xffff_ffff_ffff_ffffn, offset: 0xffff_ffff_ffff_ffffn, snapshot: 0xffffffff }, sectorsWritten: 0, flags: 0, ptrs: [], raw: FAKE_ROOT_RAW },
+        };
+      }
+    }
+    this.journalKeys = collectJournalKeys(keyEntries);
+  }
+
+  /** Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception. */
+  readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
+    const p = ptr.ptrs[0];
+    const bytes = this.sb.btreeNodeSize * 512;
+    let buf: Uint8Array;
+    try {
+      if (!p) throw new Error('pointer has no device pointer');
+      if (p.dev !== this.sb.devIdx) throw new Error(`pointer to device ${p.dev}, which is not open`);
+      if (p.offset * 512 + bytes > this.dev.size) throw new Error(`node at sector ${p.offset} lies beyond the end of the device`);
+      buf = this.dev.read(p.offset * 512, bytes);
+    } catch (e) {
+      const node = parseBtreeNode(this.sb, new Uint8Array(0), { btreeId, level, ptr }, keys);
+      node.errors = [{ type: 'must_retry', code: 'io', msg: `read error: ${(e as Error).message}`, nodeOffset: 0 }];
+      return node;
+    }
+    this.nodesRead++;
+    this.nodeBytesRead += bytes;
+    return parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
+  }
+
+  /**
+   * Depth-first walk of a btree from its root. `visit` sees every node (readable or not) with its parent
+   * pointer; returning false skips its children. Interior nodes' children are visited in key order.
+   */
+  walk(btreeId: number, visit: (node: BtreeNode, ptr: BtreePtr, parent: BtreeNode | undefined) => boolean | void): void {
+    const root = this.roots[btreeId]!;
+    if (root.fake) return;
+    const tables: KeyTable[] = [];
+    const rec = (level: number, ptr: BtreePtr, parent: BtreeNode | undefined): void => {
+      const t = (tables[level] ??= new KeyTable(level ? 256 : 4096));
+      const node = this.readNode(btreeId, level, ptr, t);
+      if (visit(node, ptr, parent) === false || !node.readable || level === 0) return;
+      // children's reads reuse the tables of lower levels, so take this node's pointers out first
+      const children: BtreePtr[] = [];
+      for (let k = 0; k < node.liveCount; k++) {
+        const c = btreePtrFromKey(node.keys, node.live[k]!);
+        if (c) children.push(c);
+      }
+      for (const c of children) rec(level - 1, c, node);
+    };
+    rec(root.level, root.ptr, undefined);
+  }
+}
+
+function collectJournalKeys(entries: JsetEntry[]): JournalKeys {
+  const table = new KeyTable(64);
+  let total = 0;
+  for (const e of entries) total += e.end - e.start;
+  const buf = new Uint8Array(total);
+  let p = 0;
+  const btreeIds: number[] = [];
+  const levels: number[] = [];
+  table.reset(buf);
+  for (const e of entries) {
+    buf.set(e.buf.subarray(e.start, e.end), p);
+    const copy: JsetEntry = { ...e, buf, start: p, end: p + (e.end - e.start) };
+    const before = table.n;
+    decodeEntryKeys(copy, table);
+    for (let r = before; r < table.n; r++) {
+      btreeIds.push(e.btreeId);
+      levels.push(e.level);
+    }
+    p += e.end - e.start;
+  }
+  const btreeId = Uint8Array.from(btreeIds);
+  const level = Uint8Array.from(levels);
+  const order = Array.from({ length: table.n }, (_, i) => i);
+  order.sort((a, b) => btreeId[a]! - btreeId[b]! || level[a]! - level[b]! || table.cmpPos(a, b) || a - b);
+  return { table, btreeId, level, order };
+}
+
+/**
+ * Every live key of a btree's leaves with the journal's keys laid over them (bcachefs's
+ * btree_and_journal_iter): a journal key replaces the btree key at its position, a deleted one hides it.
+ * `cb(t, row)` sees each key; t and row are only valid during the call.
+ */
+export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, row: number) => void, onNode?: (node: BtreeNode) => void): void {
+  const jk = fs.journalKeys;
+  const jrows = jk.order.filter((r) => jk.btreeId[r] === btreeId && jk.level[r] === 0);
+  // keep only the newest journal key at each position
+  const jlist: number[] = [];
+  for (const r of jrows) {
+    const last = jlist[jlist.length - 1];
+    if (last !== undefined && jk.table.cmpPos(last, r) === 0) jlist[jlist.length - 1] = r;
+    else jlist.push(r);
+  }
+  let j = 0;
+  const isDeleted = (t: KeyTable, r: number): boolean => t.type[r] === KEY_TYPE_deleted || t.type[r] === KEY_TYPE_discard;
+  const emitJournalBefore = (t: KeyTable, row: number): boolean => {
+    // emits journal keys positioned before row; returns true if one sits exactly at row (it replaces it)
+    while (j < jlist.length) {
+      const jr = jlist[j]!;
+      const c = cmpAcross(jk.table, jr, t, row);
+      if (c > 0) return false;
+      if (!isDeleted(jk.table, jr)) cb(jk.table, jr);
+      j++;
+      if (c === 0) return true;
+    }
+    return false;
+  };
+  fs.walk(btreeId, (node) => {
+    onNode?.(node);
+    if (node.level !== 0 || !node.readable) return;
+    const t = node.keys;
+    for (let k = 0; k < node.liveCount; k++) {
+      const row = node.live[k]!;
+      if (j < jlist.length && emitJournalBefore(t, row)) continue;
+      cb(t, row);
+    }
+  });
+  for (; j < jlist.length; j++) if (!isDeleted(jk.table, jlist[j]!)) cb(jk.table, jlist[j]!);
+}
+
+function cmpAcross(a: KeyTable, i: number, b: KeyTable, j: number): number {
+  const c = (x: number, y: number): number => (x < y ? -1 : x > y ? 1 : 0);
+  return (
+    c(a.inodeHi[i]!, b.inodeHi[j]!) || c(a.inodeLo[i]!, b.inodeLo[j]!) || c(a.offsetHi[i]!, b.offsetHi[j]!) ||
+    c(a.offsetLo[i]!, b.offsetLo[j]!) || c(a.snapshot[i]!, b.snapshot[j]!)
+  );
+}
