@@ -271,3 +271,28 @@ function cmpAcross(a: KeyTable, i: number, b: KeyTable, j: number): number {
     c(a.offsetLo[i]!, b.offsetLo[j]!) || c(a.snapshot[i]!, b.snapshot[j]!)
   );
 }
+
+/**
+ * The pointers to every node at `minLevel` and above, as `bcachefs list -m nodes --level` prints them: in
+ * post-order (a node's pointer after those of its children), ending with the root. `cb` gets each
+ * pointer's key text. Nodes at `minLevel` itself are not read.
+ */
+export function forEachNodePointer(fs: Filesystem, btreeId: number, minLevel: number, cb: (text: string, level: number) => void, onNode?: (node: BtreeNode) => void): void {
+  const root = fs.roots[btreeId]!;
+  if (minLevel > root.level) return;
+  const rec = (level: number, ptr: BtreePtr, text: string): void => {
+    if (level > minLevel && !root.fake) {
+      const node = fs.readNode(btreeId, level, ptr);
+      onNode?.(node);
+      if (node.readable) {
+        for (let k = 0; k < node.liveCount; k++) {
+          const row = node.live[k]!;
+          const child = btreePtrFromKey(node.keys, row);
+          if (child) rec(level - 1, child, bkeyValToText(node.keys, row));
+        }
+      }
+    }
+    cb(text, level);
+  };
+  rec(root.level, root.ptr, btreePtrToText(root.ptr));
+}
