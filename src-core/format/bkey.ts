@@ -25,6 +25,8 @@ export interface BkeyFormat {
   /** fieldOffset split for the hot path */
   offHi: Uint32Array;
   offLo: Uint32Array;
+  /** the compiled unpacker, made on first use */
+  unpack?: (t: KeyTable, row: number, w: Uint32Array, o: number) => void;
 }
 
 export function readBkeyFormat(buf: Uint8Array, off: number): BkeyFormat {
@@ -102,8 +104,14 @@ export class KeyTable {
     this.grow(cap);
   }
 
+  /** 32-bit little-endian view of buf (keys are u64-aligned, so their fields are u32-aligned) */
+  u32: Uint32Array = new Uint32Array(0);
+
+  /** Starts a new table over buf; a buffer not 4-byte aligned in memory is copied to one that is. */
   reset(buf: Uint8Array): void {
+    if ((buf.byteOffset & 3) !== 0) buf = buf.slice();
     this.buf = buf;
+    this.u32 = new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
     this.n = 0;
   }
 
@@ -182,8 +190,12 @@ export function cmpU32(a: number, b: number): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
+if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
+  throw new Error('bcachefs-repair reads little-endian on-disk data through u32 views: a little-endian host is required');
+}
+
 /**
- * Decodes the key at buf[off] into row `row` of t (t.buf must be buf). Returns false if the key header is
+ * Decodes the key at buf[off] into row `row` of t (t.buf must be buf, so that t.u32 views the same bytes). Returns false if the key header is
  * unusable (format > 1, or too short for its format); the caller reports it.
  */
 export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number, fmt: BkeyFormat | null): boolean {
@@ -196,16 +208,18 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
   t.needsWhiteout[row] = fb >>> 7;
   if (format === KEY_FORMAT_CURRENT) {
     if (u64s < BKEY_U64s) return false;
+    const w = t.u32;
+    const o = off >>> 2;
     t.packed[row] = 0;
-    t.versionLoLo[row] = readU32(buf, off + 4);
-    t.versionLoHi[row] = readU32(buf, off + 8);
-    t.versionHi[row] = readU32(buf, off + 12);
-    t.size[row] = readU32(buf, off + 16);
-    t.snapshot[row] = readU32(buf, off + 20);
-    t.offsetLo[row] = readU32(buf, off + 24);
-    t.offsetHi[row] = readU32(buf, off + 28);
-    t.inodeLo[row] = readU32(buf, off + 32);
-    t.inodeHi[row] = readU32(buf, off + 36);
+    t.versionLoLo[row] = w[o + 1]!;
+    t.versionLoHi[row] = w[o + 2]!;
+    t.versionHi[row] = w[o + 3]!;
+    t.size[row] = w[o + 4]!;
+    t.snapshot[row] = w[o + 5]!;
+    t.offsetLo[row] = w[o + 6]!;
+    t.offsetHi[row] = w[o + 7]!;
+    t.inodeLo[row] = w[o + 8]!;
+    t.inodeHi[row] = w[o + 9]!;
     t.u64s[row] = u64s;
     t.valOff[row] = off + BKEY_U64s * 8;
     t.valLen[row] = (u64s - BKEY_U64s) * 8;
@@ -213,85 +227,70 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
   }
   if (format !== KEY_FORMAT_LOCAL_BTREE || fmt === null || u64s < fmt.keyU64s) return false;
   t.packed[row] = 1;
-  unpackFields(t, row, buf, off, fmt);
+  unpackFields(t, row, off, fmt);
   t.u64s[row] = BKEY_U64s + u64s - fmt.keyU64s;
   t.valOff[row] = off + fmt.keyU64s * 8;
   t.valLen[row] = (u64s - fmt.keyU64s) * 8;
   return true;
 }
 
-// Bit reader state for unpacking: fields are a big-endian bit stream from the top bit of the key's
-// highest-addressed u64 downwards (on little-endian: from byte (key_u64s*8 - 1), bit 7).
-let rdBuf: Uint8Array = new Uint8Array(0);
-let rdBase = 0; // byte offset of the key
-let rdWord = 0; // index of the current 32-bit word (counting from the key's lowest address)
-let rdAvail = 0; // unread bits left in that word
-let resHi = 0;
-let resLo = 0;
+// Unpacking. The fields are a big-endian bit stream from the top bit of the key's highest-addressed u64
+// downwards (on little-endian: from byte key_u64s*8 - 1, bit 7). Like bcachefs, which compiles an unpack
+// function per format, we generate straight-line code per bkey_format: constant shifts, no loops.
+type UnpackFn = (t: KeyTable, row: number, w: Uint32Array, o: number) => void;
+const unpackCache = new Map<string, UnpackFn>();
+const FIELD_DEST: [string | null, string][] = [
+  ['inodeHi', 'inodeLo'], ['offsetHi', 'offsetLo'], [null, 'snapshot'], [null, 'size'], [null, 'versionHi'],
+  ['versionLoHi', 'versionLoLo'],
+];
 
-const POW2 = Array.from({ length: 33 }, (_, i) => 2 ** i);
-const MASK = Array.from({ length: 33 }, (_, i) => (i === 32 ? 0xffffffff : 2 ** i - 1));
+/** Expression for `n` (<= 32) bits of the key starting at absolute little-endian bit `a`. */
+function bitsExpr(a: number, n: number): string {
+  if (n === 0) return '0';
+  const j = a >>> 5;
+  const sh = a & 31;
+  const mask = n === 32 ? '' : ` & ${2 ** n - 1}`;
+  if (sh === 0) return n === 32 ? `w[o + ${j}]` : `(w[o + ${j}]${mask})`;
+  if (sh + n <= 32) return `((w[o + ${j}] >>> ${sh})${mask})`;
+  return `(((w[o + ${j}] >>> ${sh}) | (w[o + ${j + 1}] << ${32 - sh}))${mask || ' >>> 0'})`;
+}
 
-function take(n: number): number {
-  // n <= 32 bits
-  let out = 0;
-  while (n > 0) {
-    if (rdAvail === 0) {
-      rdWord--;
-      rdAvail = 32;
+function compileUnpack(fmt: BkeyFormat): UnpackFn {
+  const totalBits = fmt.keyU64s * 64;
+  let stream = 0; // bits consumed from the top
+  const lines: string[] = ['let lo = 0, hi = 0, x = 0;'];
+  for (let f = 0; f < BKEY_NR_FIELDS; f++) {
+    const b = fmt.bitsPerField[f]!;
+    const aLo = totalBits - stream - b; // absolute bit of the field's least significant bit
+    stream += b;
+    const loBits = Math.min(b, 32);
+    lines.push(`lo = ${bitsExpr(aLo, loBits)};`, `hi = ${b > 32 ? bitsExpr(aLo + 32, b - 32) : '0'};`);
+    const offLo = fmt.offLo[f]!;
+    const offHi = fmt.offHi[f]!;
+    if (offLo !== 0 || offHi !== 0) {
+      lines.push(`x = lo + ${offLo};`, `lo = x >>> 0;`, `hi = (hi + ${offHi} + (x > 4294967295 ? 1 : 0)) >>> 0;`);
     }
-    const t = n < rdAvail ? n : rdAvail;
-    const w = readU32(rdBuf, rdBase + rdWord * 4);
-    const bits = t === 32 ? w : (w >>> (rdAvail - t)) & MASK[t]!;
-    out = out * POW2[t]! + bits;
-    rdAvail -= t;
-    n -= t;
+    const [hiDest, loDest] = FIELD_DEST[f]!;
+    if (hiDest) lines.push(`t.${hiDest}[row] = hi;`);
+    lines.push(`t.${loDest}[row] = lo;`);
   }
-  return out >>> 0;
+  return new Function('t', 'row', 'w', 'o', lines.join('\n')) as UnpackFn;
 }
 
-function readField(bits: number): void {
-  if (bits > 32) {
-    resHi = take(bits - 32);
-    resLo = take(32);
-  } else {
-    resHi = 0;
-    resLo = bits ? take(bits) : 0;
+function unpackerFor(fmt: BkeyFormat): UnpackFn {
+  if (fmt.unpack) return fmt.unpack;
+  const key = `${fmt.keyU64s}/${fmt.bitsPerField.join(',')}/${fmt.fieldOffset.join(',')}`;
+  let fn = unpackCache.get(key);
+  if (!fn) {
+    fn = compileUnpack(fmt);
+    if (unpackCache.size > 4096) unpackCache.clear();
+    unpackCache.set(key, fn);
   }
+  fmt.unpack = fn;
+  return fn;
 }
 
-function addOffset(fmt: BkeyFormat, f: number): void {
-  const lo = resLo + fmt.offLo[f]!;
-  resLo = lo >>> 0;
-  resHi = (resHi + fmt.offHi[f]! + (lo > 0xffffffff ? 1 : 0)) >>> 0;
-}
-
-function unpackFields(t: KeyTable, row: number, buf: Uint8Array, off: number, fmt: BkeyFormat): void {
-  rdBuf = buf;
-  rdBase = off;
-  rdWord = fmt.keyU64s * 2; // one past the top word; take() steps down first
-  rdAvail = 0;
-  const b = fmt.bitsPerField;
-  readField(b[0]!);
-  addOffset(fmt, 0);
-  t.inodeHi[row] = resHi;
-  t.inodeLo[row] = resLo;
-  readField(b[1]!);
-  addOffset(fmt, 1);
-  t.offsetHi[row] = resHi;
-  t.offsetLo[row] = resLo;
-  readField(b[2]!);
-  addOffset(fmt, 2);
-  t.snapshot[row] = resLo;
-  readField(b[3]!);
-  addOffset(fmt, 3);
-  t.size[row] = resLo;
-  readField(b[4]!);
-  addOffset(fmt, 4);
-  t.versionHi[row] = resLo;
-  readField(b[5]!);
-  addOffset(fmt, 5);
-  t.versionLoHi[row] = resHi;
-  t.versionLoLo[row] = resLo;
+function unpackFields(t: KeyTable, row: number, off: number, fmt: BkeyFormat): void {
+  unpackerFor(fmt)(t, row, t.u32, off >>> 2);
 }
 

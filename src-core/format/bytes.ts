@@ -70,13 +70,19 @@ export function crc32cUpdate(crc: number, buf: Uint8Array, start: number, end: n
   ];
   let c = crc >>> 0;
   let i = start;
-  const end8 = start + ((end - start) & ~7);
-  while (i < end8) {
-    const a = c ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
-    c =
-      t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
-      t3[buf[i + 4]!]! ^ t2[buf[i + 5]!]! ^ t1[buf[i + 6]!]! ^ t0[buf[i + 7]!]!;
-    i += 8;
+  // bytes up to a 4-byte boundary, then 8 bytes a step through a u32 view of the same memory
+  while (i < end && ((buf.byteOffset + i) & 3) !== 0) c = t0[(c ^ buf[i++]!) & 0xff]! ^ (c >>> 8);
+  const steps = (end - i) >>> 3;
+  if (steps > 0) {
+    const w = new Uint32Array(buf.buffer, buf.byteOffset + i, steps * 2);
+    for (let k = 0; k < w.length; k += 2) {
+      const a = c ^ w[k]!;
+      const b = w[k + 1]!;
+      c =
+        t7[a & 0xff]! ^ t6[(a >>> 8) & 0xff]! ^ t5[(a >>> 16) & 0xff]! ^ t4[a >>> 24]! ^
+        t3[b & 0xff]! ^ t2[(b >>> 8) & 0xff]! ^ t1[(b >>> 16) & 0xff]! ^ t0[b >>> 24]!;
+    }
+    i += steps * 8;
   }
   while (i < end) c = t0[(c ^ buf[i++]!) & 0xff]! ^ (c >>> 8);
   return c >>> 0;
