@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "direct_io",
+      "sources": ["direct_io.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "conditions": [
+        ["OS!='linux'", { "type": "none" }]
+      ]
+    }
+  ]
+}

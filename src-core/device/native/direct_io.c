@@ -1,0 +1,349 @@
+/*
+ * direct_io.c: aligned O_DIRECT pread/pwrite for bcachefs-repair.
+ *
+ * Linux requires the buffer address, the file offset and the length of an
+ * O_DIRECT transfer to be multiples of the device's logical block size. Node
+ * gives no aligned Buffers, and Electron's V8 memory cage forbids handing JS an
+ * ArrayBuffer that points at memory allocated outside V8. So this addon keeps
+ * its own posix_memalign'd bounce buffer (one per JS environment, grown on
+ * demand up to a fixed cap, then reused), does the I/O there on the covering
+ * aligned range, and copies to/from ordinary JS Buffers / Uint8Arrays.
+ *
+ * The file descriptor is opened by JS (fs.openSync with fs.constants.O_DIRECT);
+ * this addon only transfers data. All calls are synchronous.
+ *
+ * Exports:
+ *   pread(fd, target, targetOffset, length, position, align) -> bytes copied
+ *       Reads [position, position+length) into target[targetOffset...].
+ *       Returns fewer than length only at end of file/device.
+ *   pwrite(fd, source, sourceOffset, length, position, align) -> bytes written
+ *       Writes source[sourceOffset...+length] at position. Partially covered
+ *       edge blocks are read first (read-modify-write). The caller must make
+ *       sure the covering aligned range lies inside the file/device.
+ *   blockInfo(fd) -> { size, logicalBlockSize }   (BLKGETSIZE64 / BLKSSZGET)
+ *   setDirect(fd, on) -> previous state (fcntl F_SETFL toggles O_DIRECT)
+ *   bounceSize() -> current bounce buffer size in bytes (for tests)
+ *   maxChunk -> largest single transfer (bounce buffer cap)
+ *
+ * Errors are thrown as Error objects with .errno (positive errno) and
+ * .syscall set; JS maps errno to a code name.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#define MEM_ALIGN 4096u
+#define MIN_BOUNCE (256u * 1024u)
+#define MAX_BOUNCE (8u * 1024u * 1024u)
+
+typedef struct {
+  unsigned char *buf;
+  size_t size;
+} bounce_t;
+
+static void bounce_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  bounce_t *b = (bounce_t *)data;
+  if (b) {
+    free(b->buf);
+    free(b);
+  }
+}
+
+/* Throw an Error carrying errno/syscall; returns NULL for convenience. */
+static napi_value throw_errno(napi_env env, const char *syscall, int err) {
+  char msg[256];
+  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
+  napi_value m, e, v;
+  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok) return NULL;
+  if (napi_create_error(env, NULL, m, &e) != napi_ok) return NULL;
+  if (napi_create_int32(env, err, &v) == napi_ok) napi_set_named_property(env, e, "errno", v);
+  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) == napi_ok)
+    napi_set_named_property(env, e, "syscall", v);
+  napi_throw(env, e);
+  return NULL;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG", msg);
+  return NULL;
+}
+
+static napi_value throw_range(napi_env env, const char *msg) {
+  napi_throw_range_error(env, "ERR_OUT_OF_RANGE", msg);
+  return NULL;
+}
+
+/* Make sure the bounce buffer holds at least `need` bytes (need <= MAX_BOUNCE). */
+static unsigned char *bounce_get(napi_env env, size_t need) {
+  bounce_t *b = NULL;
+  if (napi_get_instance_data(env, (void **)&b) != napi_ok || b == NULL) {
+    b = (bounce_t *)calloc(1, sizeof *b);
+    if (!b) return NULL;
+    if (napi_set_instance_data(env, b, bounce_finalize, NULL) != napi_ok) {
+      free(b);
+      return NULL;
+    }
+  }
+  if (b->size >= need) return b->buf;
+  size_t sz = b->size ? b->size : MIN_BOUNCE;
+  while (sz < need) sz *= 2;
+  if (sz > MAX_BOUNCE) sz = MAX_BOUNCE;
+  void *p = NULL;
+  if (posix_memalign(&p, MEM_ALIGN, sz) != 0) return NULL;
+  free(b->buf);
+  b->buf = (unsigned char *)p;
+  b->size = sz;
+  return b->buf;
+}
+
+/* Parse the common (fd, bytes, bytesOffset, length, position, align) arguments. */
+typedef struct {
+  int fd;
+  unsigned char *data; /* JS memory, start of the requested window */
+  size_t length;
+  int64_t position;
+  size_t align;
+} xfer_args;
+
+static int get_xfer_args(napi_env env, napi_callback_info info, xfer_args *a) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < 6) {
+    throw_type(env, "expected (fd, buffer, bufferOffset, length, position, align)");
+    return 0;
+  }
+  int32_t fd;
+  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    throw_type(env, "fd must be a non-negative integer");
+    return 0;
+  }
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta) {
+    throw_type(env, "buffer must be a Buffer or Uint8Array");
+    return 0;
+  }
+  napi_typedarray_type tt;
+  size_t ta_len;
+  void *ta_data;
+  napi_value ab;
+  size_t ab_off;
+  if (napi_get_typedarray_info(env, argv[1], &tt, &ta_len, &ta_data, &ab, &ab_off) != napi_ok) return 0;
+  if (tt != napi_uint8_array && tt != napi_uint8_clamped_array && tt != napi_int8_array) {
+    throw_type(env, "buffer must be a Buffer or Uint8Array");
+    return 0;
+  }
+  int64_t boff, len, pos, align;
+  if (napi_get_value_int64(env, argv[2], &boff) != napi_ok ||
+      napi_get_value_int64(env, argv[3], &len) != napi_ok ||
+      napi_get_value_int64(env, argv[4], &pos) != napi_ok ||
+      napi_get_value_int64(env, argv[5], &align) != napi_ok) {
+    throw_type(env, "bufferOffset, length, position and align must be numbers");
+    return 0;
+  }
+  if (boff < 0 || len < 0 || (uint64_t)boff > ta_len || (uint64_t)len > ta_len - (uint64_t)boff) {
+    throw_range(env, "bufferOffset/length outside the buffer");
+    return 0;
+  }
+  if (pos < 0 || pos > INT64_MAX - len - (int64_t)MAX_BOUNCE) {
+    throw_range(env, "position out of range");
+    return 0;
+  }
+  if (align < 512 || align > (int64_t)MAX_BOUNCE / 2 || (align & (align - 1)) != 0) {
+    throw_range(env, "align must be a power of two between 512 and 4 MiB");
+    return 0;
+  }
+  a->fd = fd;
+  a->data = (unsigned char *)ta_data + boff;
+  a->length = (size_t)len;
+  a->position = pos;
+  a->align = (size_t)align;
+  return 1;
+}
+
+/* pread the whole range unless EOF; returns bytes read or -errno. */
+static ssize_t full_pread(int fd, unsigned char *buf, size_t len, int64_t pos, size_t align) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break; /* EOF */
+    done += (size_t)n;
+    /* A short read that ends off the block grid can only be end of file
+       (a regular file whose size is not a multiple of align); continuing
+       from an unaligned position would fail with EINVAL under O_DIRECT. */
+    if (done % align != 0) break;
+  }
+  return (ssize_t)done;
+}
+
+static ssize_t full_pwrite(int fd, const unsigned char *buf, size_t len, int64_t pos) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pwrite(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) return -EIO;
+    done += (size_t)n;
+  }
+  return (ssize_t)done;
+}
+
+static napi_value js_pread(napi_env env, napi_callback_info info) {
+  xfer_args a;
+  if (!get_xfer_args(env, info, &a)) return NULL;
+  size_t chunk_max = MAX_BOUNCE - (MAX_BOUNCE % a.align);
+  int64_t start = a.position;
+  int64_t end = a.position + (int64_t)a.length;
+  int64_t astart = start - (start % (int64_t)a.align);
+  int64_t aend = end + ((int64_t)a.align - end % (int64_t)a.align) % (int64_t)a.align;
+  size_t copied = 0;
+  int64_t cur = astart;
+  while (cur < aend) {
+    size_t clen = (size_t)(aend - cur);
+    if (clen > chunk_max) clen = chunk_max;
+    unsigned char *bb = bounce_get(env, clen);
+    if (!bb) return throw_errno(env, "posix_memalign", ENOMEM);
+    ssize_t n = full_pread(a.fd, bb, clen, cur, a.align);
+    if (n < 0) return throw_errno(env, "pread", (int)-n);
+    /* copy the overlap of [cur, cur+n) with [start, end) */
+    int64_t ov_s = cur > start ? cur : start;
+    int64_t got_end = cur + n;
+    int64_t ov_e = got_end < end ? got_end : end;
+    if (ov_e > ov_s) {
+      memcpy(a.data + (ov_s - start), bb + (ov_s - cur), (size_t)(ov_e - ov_s));
+      copied += (size_t)(ov_e - ov_s);
+    }
+    if ((size_t)n < clen) break; /* EOF */
+    cur += (int64_t)clen;
+  }
+  napi_value r;
+  napi_create_double(env, (double)copied, &r);
+  return r;
+}
+
+static napi_value js_pwrite(napi_env env, napi_callback_info info) {
+  xfer_args a;
+  if (!get_xfer_args(env, info, &a)) return NULL;
+  size_t al = a.align;
+  size_t chunk_max = MAX_BOUNCE - (MAX_BOUNCE % al);
+  int64_t start = a.position;
+  int64_t end = a.position + (int64_t)a.length;
+  int64_t astart = start - (start % (int64_t)al);
+  int64_t aend = end + ((int64_t)al - end % (int64_t)al) % (int64_t)al;
+  size_t written = 0;
+  int64_t cur = astart;
+  while (cur < aend) {
+    size_t clen = (size_t)(aend - cur);
+    if (clen > chunk_max) clen = chunk_max;
+    int64_t cend = cur + (int64_t)clen;
+    unsigned char *bb = bounce_get(env, clen);
+    if (!bb) return throw_errno(env, "posix_memalign", ENOMEM);
+    /* read-modify-write for partially covered edge blocks */
+    if (start > cur) {
+      ssize_t n = full_pread(a.fd, bb, al, cur, al);
+      if (n < 0) return throw_errno(env, "pread", (int)-n);
+      if ((size_t)n < al) return throw_errno(env, "pread (read-modify-write)", ENXIO);
+    }
+    if (end < cend) {
+      int64_t last = cend - (int64_t)al;
+      if (!(last == cur && start > cur)) { /* not already read above */
+        ssize_t n = full_pread(a.fd, bb + (last - cur), al, last, al);
+        if (n < 0) return throw_errno(env, "pread", (int)-n);
+        if ((size_t)n < al) return throw_errno(env, "pread (read-modify-write)", ENXIO);
+      }
+    }
+    int64_t ov_s = cur > start ? cur : start;
+    int64_t ov_e = cend < end ? cend : end;
+    memcpy(bb + (ov_s - cur), a.data + (ov_s - start), (size_t)(ov_e - ov_s));
+    ssize_t n = full_pwrite(a.fd, bb, clen, cur);
+    if (n < 0) return throw_errno(env, "pwrite", (int)-n);
+    written += (size_t)(ov_e - ov_s);
+    cur = cend;
+  }
+  napi_value r;
+  napi_create_double(env, (double)written, &r);
+  return r;
+}
+
+static napi_value js_block_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
+    return throw_type(env, "fd must be a non-negative integer");
+  uint64_t size = 0;
+  int lbs = 0;
+  if (ioctl(fd, BLKGETSIZE64, &size) != 0) return throw_errno(env, "ioctl(BLKGETSIZE64)", errno);
+  if (ioctl(fd, BLKSSZGET, &lbs) != 0) return throw_errno(env, "ioctl(BLKSSZGET)", errno);
+  napi_value o, v;
+  napi_create_object(env, &o);
+  napi_create_double(env, (double)size, &v);
+  napi_set_named_property(env, o, "size", v);
+  napi_create_int32(env, lbs, &v);
+  napi_set_named_property(env, o, "logicalBlockSize", v);
+  return o;
+}
+
+static napi_value js_set_direct(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  bool on = false;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_bool(env, argv[1], &on) != napi_ok)
+    return throw_type(env, "expected (fd, on: boolean)");
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return throw_errno(env, "fcntl(F_GETFL)", errno);
+  int nfl = on ? (fl | O_DIRECT) : (fl & ~O_DIRECT);
+  if (nfl != fl && fcntl(fd, F_SETFL, nfl) != 0) return throw_errno(env, "fcntl(F_SETFL)", errno);
+  napi_value r;
+  napi_get_boolean(env, (fl & O_DIRECT) != 0, &r);
+  return r;
+}
+
+static napi_value js_bounce_size(napi_env env, napi_callback_info info) {
+  (void)info;
+  bounce_t *b = NULL;
+  napi_get_instance_data(env, (void **)&b);
+  napi_value r;
+  napi_create_double(env, b ? (double)b->size : 0, &r);
+  return r;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"pread", NULL, js_pread, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"pwrite", NULL, js_pwrite, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"blockInfo", NULL, js_block_info, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"bounceSize", NULL, js_bounce_size, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
+  napi_value v;
+  napi_create_double(env, (double)MAX_BOUNCE, &v);
+  napi_set_named_property(env, exports, "maxChunk", v);
+  napi_create_int32(env, 1, &v);
+  napi_set_named_property(env, exports, "abiVersion", v);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
