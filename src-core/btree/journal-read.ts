@@ -1,5 +1,8 @@
 // Reading the journal (journal_io.c): every jset in the journal buckets, newest last.
-import { parseJset, type Jset } from '../format/journal.js';
+import { parseJset, decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, type Jset } from '../format/journal.js';
+import { KeyTable } from '../format/bkey.js';
+import { bkeyValToText } from '../format/print.js';
+import { btreeName } from '../format/names.js';
 import type { Superblock } from '../format/superblock.js';
 import type { BlockReader } from './reader.js';
 
@@ -43,4 +46,21 @@ export function readJournal(dev: BlockReader, sb: Superblock): JournalReadResult
   }
   jsets.sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
   return { jsets, problems };
+}
+
+/** The journal as `bcachefs list_journal` prints it: each entry's header, then its btree keys. */
+export function journalToText(jsets: Jset[], cb: (line: string) => void): void {
+  const t = new KeyTable(64);
+  for (const j of jsets) {
+    cb(`journal entry   ${String(j.seq).padStart(8)}`);
+    cb(`    version     ${String(j.version).padStart(8)}`);
+    cb(`    last seq    ${String(j.lastSeq).padStart(8)}`);
+    for (const e of j.entries) {
+      if (e.type !== BCH_JSET_ENTRY_btree_keys) continue;
+      t.reset(e.buf);
+      decodeEntryKeys(e, t);
+      // list_journal formats each key into a 200-byte buffer
+      for (let r = 0; r < t.n; r++) cb(`btree ${btreeName(e.btreeId)} l ${e.level}: ${bkeyValToText(t, r).slice(0, 199)}`);
+    }
+  }
 }
