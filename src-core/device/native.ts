@@ -7,7 +7,7 @@
  * the addon by walking up from this module's directory.
  *
  * Environment:
- *   BCACHEFS_REPAIR_DIRECT_IO_ADDON=/path/direct_io.node   use this file (packaged apps)
+ *   BCACHEFS_REPAIR_DIRECT_IO_ADDON=/path/direct_io.node   use only this file (packaged apps)
  *   BCACHEFS_REPAIR_NO_DIRECT_IO=1                          do not load it (buffered I/O only)
  */
 import { existsSync } from 'node:fs';
@@ -47,7 +47,7 @@ function candidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const out: string[] = [];
   const env = process.env.BCACHEFS_REPAIR_DIRECT_IO_ADDON;
-  if (env) out.push(resolve(env));
+  if (env) return [resolve(env)]; // explicit: only this one
   // Walk up from here: matches src-core/device (source) and the project root (from dist/...).
   let dir = here;
   for (let i = 0; i < 6; i++) {
@@ -96,7 +96,7 @@ export function loadAddon(): AddonState {
   state = {
     addon: null,
     path: null,
-    reason: lastErr || 'direct_io.node not found (run npm run build:native)',
+    reason: lastErr || `direct_io.node not found (looked in ${tried[0] ?? '?'} and ${tried.length - 1} other places; run npm run build:native)`,
   };
   return state;
 }
