@@ -11,7 +11,7 @@
  * All-zero 64 KiB chunks are not written (the file is extended by ftruncate at the
  * end), so a 4 GiB image that is mostly zeros costs only its real data on disk.
  */
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
@@ -19,6 +19,7 @@ import { DeviceError, errorCode } from './errors.js';
 
 export const GZ_CHUNK = 64 * 1024;
 const STALL_MS = 60_000;
+const START_MS = 15_000;
 
 export interface GunzipResult {
   tempDir: string;
@@ -30,40 +31,53 @@ export interface GunzipResult {
   ms: number;
 }
 
-// Runs inside the worker (CommonJS, eval). Keep it self-contained.
+// Runs inside the worker (eval). Self-contained, and valid both as a CommonJS script and
+// as an ES module (an --input-type=module parent makes eval workers ES modules), so it
+// gets builtins from process.getBuiltinModule (Node >= 20.16) rather than require.
 const WORKER_SOURCE = `
-'use strict';
-const { workerData } = require('node:worker_threads');
-const fs = require('node:fs');
-const zlib = require('node:zlib');
+const load = (m) => (typeof process.getBuiltinModule === 'function' ? process.getBuiltinModule(m) : require(m));
+const { workerData } = load('node:worker_threads');
 const { src, dst, port, shared, chunk: CH } = workerData;
 const state = new Int32Array(shared);
+Atomics.add(state, 1, 1); // started
 (async () => {
   let out;
   let result;
+  let fs;
   try {
+    fs = load('node:fs');
+    const zlib = load('node:zlib');
     out = fs.openSync(dst, 'wx', 0o600);
     const stage = Buffer.alloc(CH);
     const zero = Buffer.alloc(CH);
     let fill = 0, pos = 0, zeroChunks = 0, dataChunks = 0;
-    const flush = () => {
-      const isZero = fill === CH ? stage.equals(zero) : stage.subarray(0, fill).equals(zero.subarray(0, fill));
+    // Write one chunk (all of buf[start, start+len)) unless it is all zeros.
+    const emit = (buf, start, len) => {
+      const isZero = len === CH ? buf.subarray(start, start + len).equals(zero) : buf.subarray(start, start + len).equals(zero.subarray(0, len));
       if (isZero) zeroChunks++;
       else {
         let o = 0;
-        while (o < fill) o += fs.writeSync(out, stage, o, fill - o, pos + o);
+        while (o < len) o += fs.writeSync(out, buf, start + o, len - o, pos + o);
         dataChunks++;
       }
-      pos += fill;
-      fill = 0;
+      pos += len;
       Atomics.add(state, 1, 1);
     };
+    const flush = () => {
+      emit(stage, 0, fill);
+      fill = 0;
+    };
     const input = fs.createReadStream(src, { highWaterMark: 1 << 20 });
-    const gunzip = zlib.createGunzip({ chunkSize: CH });
+    const gunzip = zlib.createGunzip({ chunkSize: 16 * CH });
     input.on('error', (e) => gunzip.destroy(e));
     input.pipe(gunzip);
     for await (const c of gunzip) {
       let off = 0;
+      // whole chunks straight from zlib's output, without copying
+      while (fill === 0 && c.length - off >= CH) {
+        emit(c, off, CH);
+        off += CH;
+      }
       while (off < c.length) {
         const n = Math.min(CH - fill, c.length - off);
         c.copy(stage, fill, off, off + n);
@@ -78,7 +92,7 @@ const state = new Int32Array(shared);
     out = undefined;
     result = { ok: true, size: pos, zeroChunks, dataChunks };
   } catch (e) {
-    if (out !== undefined) { try { fs.closeSync(out); } catch {} }
+    if (out !== undefined && fs) { try { fs.closeSync(out); } catch {} }
     result = { ok: false, code: (e && e.code) || '', errno: (e && e.errno) || 0, message: String((e && e.message) || e) };
   }
   try { port.postMessage(result); } catch {}
@@ -120,10 +134,48 @@ export function liveGzTempDirs(): string[] {
   return [...liveTempDirs];
 }
 
+const TEMP_PREFIX = 'bcachefs-repair-gz-';
+
+/**
+ * Remove temp dirs left by processes that died without running their exit hook
+ * (killed by a signal, crashed). The dir name carries the owner's pid. Deleting one
+ * that is still open elsewhere (pid namespaces sharing /tmp) only unlinks it: the
+ * open fd keeps working until closed.
+ */
+export function sweepStaleTemps(dir = tmpdir()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    const m = /^bcachefs-repair-gz-(\d+)-/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // alive
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ESRCH') continue; // EPERM: alive, someone else's
+    }
+    try {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed++;
+    } catch {
+      /* not ours to remove */
+    }
+  }
+  return removed;
+}
+
 export function gunzipToTemp(gzPath: string): GunzipResult {
   const t0 = Date.now();
   installExitHook();
-  const tempDir = mkdtempSync(join(tmpdir(), 'bcachefs-repair-gz-'));
+  sweepStaleTemps();
+  const tempDir = mkdtempSync(join(tmpdir(), `${TEMP_PREFIX}${process.pid}-`));
   liveTempDirs.add(tempDir);
   const name = basename(gzPath).replace(/\.gz$/i, '') || 'image.img';
   const tempPath = join(tempDir, name);
@@ -137,15 +189,18 @@ export function gunzipToTemp(gzPath: string): GunzipResult {
       eval: true,
       workerData: { src: gzPath, dst: tempPath, port: port2, shared, chunk: GZ_CHUNK },
       transferList: [port2],
+      execArgv: [],
     });
-    let lastProgress = -1;
+    let lastProgress = 0;
     let lastChange = Date.now();
     while (Atomics.load(st, 0) === 0) {
-      Atomics.wait(st, 0, 0, 1000);
+      Atomics.wait(st, 0, 0, 250);
       const p = Atomics.load(st, 1);
       if (p !== lastProgress) {
         lastProgress = p;
         lastChange = Date.now();
+      } else if (p === 0 && Date.now() - lastChange > START_MS) {
+        throw new DeviceError('EGZIP', `the decompression worker thread for ${gzPath} did not start within ${START_MS / 1000} s. Gunzip it yourself and open the .img.`, { path: gzPath });
       } else if (Date.now() - lastChange > STALL_MS) {
         throw new DeviceError(
           'ETIMEDOUT',

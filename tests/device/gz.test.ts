@@ -1,11 +1,13 @@
 // .img.gz images: decompressed (sparsely) to a temporary file, read-only, removed on close.
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDevice, type BlockDevice } from '../../src-core/device/index.js';
-import { liveGzTempDirs } from '../../src-core/device/gz.js';
-import { GZ_FIXTURE, rng, scratchDir } from './helpers.js';
+import { liveGzTempDirs, sweepStaleTemps } from '../../src-core/device/gz.js';
+import { GZ_FIXTURE, PROJECT_ROOT, rng, scratchDir } from './helpers.js';
 
 const scratch = scratchDir('gz');
 afterAll(() => scratch.cleanup());
@@ -106,5 +108,66 @@ describe('gz edge cases', () => {
 
   it('a missing .gz is ENOENT', () => {
     expect(() => openDevice(join(scratch.dir, 'missing.img.gz'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+  });
+});
+
+describe('gz temp files outlive no process', () => {
+  const distIndex = join(PROJECT_ROOT, 'dist', 'src-core', 'device', 'index.js');
+  function distFresh(): string | null {
+    for (const f of ['index', 'gz', 'native', 'errors', 'sysfs']) {
+      const js = join(PROJECT_ROOT, 'dist', 'src-core', 'device', `${f}.js`);
+      const ts = join(PROJECT_ROOT, 'src-core', 'device', `${f}.ts`);
+      if (!existsSync(js)) return `${js} missing (run npm run build)`;
+      if (statSync(js).mtimeMs < statSync(ts).mtimeMs) return `${js} older than its source (run npm run build)`;
+    }
+    return null;
+  }
+  const script = (mode: string) => `
+    const { openDevice } = await import(${JSON.stringify(pathToFileURL(distIndex).href)});
+    const d = openDevice(${JSON.stringify(GZ_FIXTURE)});
+    const m = /temporary file (\\S+) \\(read-only/.exec(d.notes.join('\\n'));
+    console.log(m[1]);
+    ${mode === 'hang' ? 'setInterval(() => {}, 1000);' : 'process.exit(0);'}
+  `;
+
+  it('removes the temp file on process exit without close()', { timeout: 30_000 }, (ctx) => {
+    const stale = distFresh();
+    if (stale) {
+      console.warn(`skipping exit-cleanup test: ${stale}`);
+      return ctx.skip(stale);
+    }
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script('exit')], { encoding: 'utf8', timeout: 30_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const temp = r.stdout.trim();
+    expect(temp).toMatch(/bcachefs-repair-gz-\d+-/);
+    expect(existsSync(temp)).toBe(false);
+    expect(existsSync(dirname(temp))).toBe(false);
+  });
+
+  it('a later open sweeps temp dirs of processes that were killed', { timeout: 30_000 }, async (ctx) => {
+    const stale = distFresh();
+    if (stale) {
+      console.warn(`skipping stale-sweep test: ${stale}`);
+      return ctx.skip(stale);
+    }
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script('hang')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const temp = await new Promise<string>((res, rej) => {
+      let out = '';
+      child.stdout.on('data', (b: Buffer) => {
+        out += b.toString();
+        if (out.includes('\n')) res(out.trim());
+      });
+      child.on('exit', () => rej(new Error('child exited early')));
+      setTimeout(() => rej(new Error('child printed nothing within 20 s')), 20_000).unref();
+    }).catch((e: unknown) => {
+      child.kill('SIGKILL');
+      throw e;
+    });
+    expect(existsSync(temp)).toBe(true);
+    child.kill('SIGKILL');
+    await new Promise((res) => child.once('exit', res));
+    expect(existsSync(temp)).toBe(true); // no exit hook ran
+    expect(sweepStaleTemps()).toBeGreaterThanOrEqual(1);
+    expect(existsSync(dirname(temp))).toBe(false);
   });
 });
