@@ -26,11 +26,13 @@ export interface DirectIoAddon {
   setDirect(fd: number, on: boolean): boolean;
   /** Current size of the aligned bounce buffer (0 before the first transfer). */
   bounceSize(): number;
+  /** Raw CRC-32C update of buf[start, end) (SSE4.2 where available): the fast path for checksums. */
+  crc32c(buf: Uint8Array, start: number, end: number, crc: number): number;
   readonly maxChunk: number;
   readonly abiVersion: number;
 }
 
-export const ADDON_ABI_VERSION = 1;
+export const ADDON_ABI_VERSION = 2;
 const REL = join('native', 'build');
 
 export interface AddonState {

@@ -63,8 +63,20 @@ const CRC32C_TABLES: Uint32Array[] = (() => {
   return t;
 })();
 
+export type Crc32cFn = (buf: Uint8Array, start: number, end: number, crc: number) => number;
+let nativeCrc32c: Crc32cFn | null = null;
+
+/** Routes crc32cUpdate to a native implementation (the device addon's SSE4.2 one); null restores JS. */
+export function useNativeCrc32c(fn: Crc32cFn | null): void {
+  nativeCrc32c = fn;
+}
+
 /** Raw CRC-32C update (no pre/post inversion): callers choose the variant. */
 export function crc32cUpdate(crc: number, buf: Uint8Array, start: number, end: number): number {
+  return nativeCrc32c ? nativeCrc32c(buf, start, end, crc) : crc32cUpdateJs(crc, buf, start, end);
+}
+
+export function crc32cUpdateJs(crc: number, buf: Uint8Array, start: number, end: number): number {
   const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC32C_TABLES as [
     Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array, Uint32Array,
   ];

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "direct_io",
-      "sources": ["direct_io.c"],
+      "sources": ["direct_io.c", "crc32c.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "conditions": [

@@ -329,19 +329,24 @@ static napi_value js_bounce_size(napi_env env, napi_callback_info info) {
   return r;
 }
 
+napi_value js_crc32c(napi_env env, napi_callback_info info);
+void crc32c_init(void);
+
 static napi_value init(napi_env env, napi_value exports) {
+  crc32c_init();
   napi_property_descriptor props[] = {
       {"pread", NULL, js_pread, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pwrite", NULL, js_pwrite, NULL, NULL, NULL, napi_enumerable, NULL},
       {"blockInfo", NULL, js_block_info, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bounceSize", NULL, js_bounce_size, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;
   napi_create_double(env, (double)MAX_BOUNCE, &v);
   napi_set_named_property(env, exports, "maxChunk", v);
-  napi_create_int32(env, 1, &v);
+  napi_create_int32(env, 2, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
   return exports;
 }
