@@ -1,0 +1,71 @@
+// The service as a process of its own: the entry that Electron's utilityProcess runs, and that browser
+// mode's server (src-web/server.ts) forks. Three transports, chosen by how the process was started:
+//
+//  * Electron utilityProcess: process.parentPort; messages are the objects themselves.
+//  * Node child_process.fork (an IPC channel): process.send / process.on('message').
+//  * otherwise stdio: one JSON message per line on stdin, replies and events as JSON lines on stdout
+//    (console output goes to stderr so it cannot corrupt the stream).
+//
+// Messages are those of protocol.ts. The process ends when its parent goes away (stdin closes, the IPC
+// channel disconnects, or the parent port closes), closing the open image first.
+import { createInterface } from 'node:readline';
+import { Service } from './service.js';
+import type { Message } from './protocol.js';
+
+interface ParentPort {
+  on(ev: 'message', cb: (e: { data: unknown }) => void): void;
+  on(ev: 'close', cb: () => void): void;
+  postMessage(m: unknown): void;
+}
+
+const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
+
+let send: (m: Message) => void;
+let stopping = false;
+
+const service = new Service({ emit: (ev) => send(ev) });
+
+async function stop(code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  await service.dispose().catch(() => undefined);
+  process.exit(code);
+}
+
+function onRequest(msg: unknown): void {
+  void service.handle(msg).then((r) => send(r));
+}
+
+if (parentPort) {
+  send = (m) => parentPort.postMessage(m);
+  parentPort.on('message', (e) => onRequest(e.data));
+  parentPort.on('close', () => void stop());
+} else if (typeof process.send === 'function') {
+  send = (m) => {
+    if (process.connected) process.send!(m);
+  };
+  process.on('message', onRequest);
+  process.on('disconnect', () => void stop());
+} else {
+  const out = process.stdout;
+  console.log = console.info = console.warn = console.debug = (...a: unknown[]) => process.stderr.write(a.map(String).join(' ') + '\n');
+  send = (m) => {
+    out.write(JSON.stringify(m) + '\n');
+  };
+  const rl = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  rl.on('line', (line) => {
+    if (!line.trim()) return;
+    let msg: unknown;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      send({ id: -1, error: { code: 'BAD_REQUEST', message: 'A request line was not valid JSON. Send one JSON object {id, method, params} per line.' } });
+      return;
+    }
+    onRequest(msg);
+  });
+  rl.on('close', () => void stop());
+}
+
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGINT', () => void stop(0));

@@ -1,0 +1,314 @@
+// The service: validates requests, answers what it can itself, and hands the rest to the session worker
+// (session-worker.ts) that owns the open filesystem. One Service per process (child.ts), or in-process.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { loadChecker } from './checker.js';
+import { errorInfo, ServiceError } from './session.js';
+import type { FromWorker, ToWorker } from './session-worker.js';
+import {
+  PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
+  type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
+} from './protocol.js';
+
+export interface ServiceOptions {
+  /** where events go */
+  emit(ev: EventMessage): void;
+  /** the session worker's script (default: session-worker.js beside this module, or in dist/ when run from source) */
+  workerUrl?: URL;
+  /** the bundled sample (default: $BCACHEFS_REPAIR_SAMPLE, else assets/sample.img.gz found upwards from here) */
+  sampleImage?: string | null;
+  /** how long a cancelled check may take to stop before its worker is terminated */
+  cancelGraceMs?: number;
+  /** file URL of a module to use instead of src-core/check (tests) */
+  checkerModule?: string;
+}
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+
+/** The nearest ancestor of this module holding package.json (the project or the packaged app). */
+function projectRoot(): string | null {
+  for (let d = HERE; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src-core'))) return d;
+    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'assets'))) return d;
+    if (dirname(d) === d) return null;
+  }
+}
+
+export function findSampleImage(): string | null {
+  const env = process.env.BCACHEFS_REPAIR_SAMPLE;
+  if (env) return existsSync(env) ? resolve(env) : null;
+  const root = projectRoot();
+  const p = root && join(root, 'assets', 'sample.img.gz');
+  return p && existsSync(p) ? p : null;
+}
+
+function packageVersion(): string {
+  const root = projectRoot();
+  try {
+    return root ? (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0' : '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function defaultWorkerUrl(): URL {
+  if (import.meta.url.endsWith('.ts')) {
+    // running from source (vitest): workers need JavaScript, so use the build
+    const root = projectRoot() ?? resolve(HERE, '..', '..');
+    const built = join(root, 'dist', 'src-core', 'service', 'session-worker.js');
+    return pathToFileURL(built);
+  }
+  return new URL('./session-worker.js', import.meta.url);
+}
+
+interface Pending {
+  resolve(v: unknown): void;
+  reject(e: ServiceError): void;
+}
+
+export class Service {
+  private worker: Worker | null = null;
+  private cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  private nextInternalId = 1;
+  private pending = new Map<number, Pending>();
+  private openInfo: OpenResult | null = null;
+  private btreesCache: BtreesResult | null = null;
+  private nextCheckId = 1;
+  private running: { checkId: number; cancelTimer: NodeJS.Timeout | null } | null = null;
+  private last: FindingsResult | null = null;
+  private readonly sample: string | null;
+  private disposed = false;
+  /** requests that touch the session run one after another, in arrival order */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: ServiceOptions) {
+    this.sample = opts.sampleImage === undefined ? findSampleImage() : opts.sampleImage;
+  }
+
+  /** Answers one request; never throws (errors become {id, error}). */
+  async handle(msg: unknown): Promise<Response> {
+    const req = msg as Partial<Request> | null;
+    const id: RequestId = req && (typeof req.id === 'number' || typeof req.id === 'string') ? req.id : -1;
+    try {
+      if (!req || typeof req !== 'object' || id === -1) throw new ServiceError('BAD_REQUEST', 'A request must be an object {id, method, params}. This is a bug in the front end.');
+      if (!isMethod(req.method)) throw new ServiceError('BAD_REQUEST', `Unknown method ${JSON.stringify(req.method)}. This is a bug in the front end.`);
+      if (req.params !== undefined && (typeof req.params !== 'object' || req.params === null || Array.isArray(req.params))) {
+        throw new ServiceError('BAD_REQUEST', `The parameters of ${req.method} must be an object. This is a bug in the front end.`);
+      }
+      const method = req.method;
+      const params = (req.params ?? {}) as Record<string, unknown>;
+      let result: unknown;
+      if (method === 'hello' || method === 'check.cancel' || method === 'findings') {
+        result = await this.dispatch(method, params);
+      } else {
+        const run = this.queue.then(() => this.dispatch(method, params));
+        this.queue = run.catch(() => undefined);
+        result = await run;
+      }
+      return { id, result } as Response;
+    } catch (e) {
+      return { id, error: errorInfo(e) };
+    }
+  }
+
+  private async dispatch(method: Request['method'], params: Record<string, unknown>): Promise<unknown> {
+    if (this.disposed) throw new ServiceError('CLOSED', 'The service is shutting down. Restart bcachefs-repair.');
+    switch (method) {
+      case 'hello': {
+        const r: HelloResult = {
+          protocol: PROTOCOL_VERSION,
+          version: packageVersion(),
+          sampleImage: this.sample,
+          checkAvailable: (await loadChecker(this.opts.checkerModule)) !== null,
+          writeSupported: false,
+          open: this.openInfo,
+        };
+        return r;
+      }
+      case 'open': {
+        if (typeof params.path !== 'string') throw new ServiceError('BAD_REQUEST', 'No image or device path was given. Enter the path of an image file (.img or .img.gz) or a block device.');
+        this.refuseWhileChecking('open another image');
+        const r = (await this.toWorker({ op: 'call', id: 0, method: 'open', params: { path: params.path, write: params.write === true } })) as OpenResult;
+        this.openInfo = r;
+        this.btreesCache = null;
+        this.last = null;
+        return r;
+      }
+      case 'superblock': {
+        if (!this.openInfo) throw notOpen();
+        if (this.running) return this.openInfo;
+        const r = (await this.toWorker({ op: 'call', id: 0, method: 'superblock' })) as OpenResult;
+        this.openInfo = r;
+        return r;
+      }
+      case 'btrees': {
+        if (!this.openInfo) throw notOpen();
+        if (!this.btreesCache) this.btreesCache = (await this.toWorker({ op: 'call', id: 0, method: 'btrees' })) as BtreesResult;
+        return this.btreesCache;
+      }
+      case 'check.start': {
+        if (!this.openInfo) throw notOpen();
+        this.refuseWhileChecking('start another one');
+        if (!(await loadChecker(this.opts.checkerModule))) {
+          throw new ServiceError('NO_CHECKER', 'The checker is not part of this build (src-core/check is missing), so nothing can be checked yet. Update bcachefs-repair.');
+        }
+        const checkId = this.nextCheckId++;
+        this.running = { checkId, cancelTimer: null };
+        this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
+        try {
+          return await this.toWorker({ op: 'check', id: 0, checkId });
+        } catch (e) {
+          this.running = null;
+          this.last = null;
+          throw e;
+        }
+      }
+      case 'check.cancel': {
+        const run = this.running;
+        if (!run) return { cancelling: false };
+        Atomics.store(this.cancelFlag, 0, run.checkId);
+        this.worker?.postMessage({ op: 'cancel', checkId: run.checkId } satisfies ToWorker);
+        run.cancelTimer ??= setTimeout(() => void this.forceStop(run.checkId), this.opts.cancelGraceMs ?? 3000);
+        return { cancelling: true };
+      }
+      case 'findings': {
+        if (!this.openInfo && !this.last) throw notOpen();
+        return this.last ?? { checkId: null, status: null, findings: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
+      }
+      case 'close': {
+        this.refuseWhileChecking('close the image');
+        const was = this.openInfo !== null;
+        if (this.worker) await this.toWorker({ op: 'call', id: 0, method: 'close' });
+        this.openInfo = null;
+        this.btreesCache = null;
+        this.last = null;
+        return { closed: was };
+      }
+    }
+  }
+
+  private refuseWhileChecking(what: string): void {
+    if (this.running) throw new ServiceError('CHECK_RUNNING', `A check is running. Wait for it to finish or cancel it, then ${what}.`);
+  }
+
+  private ensureWorker(): Worker {
+    if (this.worker) return this.worker;
+    const url = this.opts.workerUrl ?? defaultWorkerUrl();
+    if (url.protocol === 'file:' && !existsSync(fileURLToPath(url))) {
+      throw new ServiceError('INTERNAL', `The service's worker script ${fileURLToPath(url)} is missing. Run "npm run build" (or "npm ci") in the project directory.`);
+    }
+    const w = new Worker(url, { workerData: { cancelFlag: this.cancelFlag.buffer, checkerModule: this.opts.checkerModule } });
+    w.on('message', (m: FromWorker) => this.fromWorker(m));
+    w.on('error', (e) => this.workerGone(w, `the service's worker failed: ${e.message}`));
+    w.on('exit', (code) => this.workerGone(w, `the service's worker exited (code ${code})`));
+    this.worker = w;
+    return w;
+  }
+
+  private toWorker(m: ToWorker & { id: number }): Promise<unknown> {
+    const w = this.ensureWorker();
+    const id = this.nextInternalId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      w.postMessage({ ...m, id });
+    });
+  }
+
+  private fromWorker(m: FromWorker): void {
+    if ('id' in m) {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if ('error' in m) p.reject(new ServiceError(m.error.code ?? 'INTERNAL', m.error.message));
+      else p.resolve(m.result);
+      return;
+    }
+    if (m.event === 'check.progress') {
+      const d = m.data as { checkId: number };
+      if (this.running?.checkId === d.checkId) this.opts.emit({ event: 'check.progress', data: m.data as never });
+      return;
+    }
+    if (m.event === 'check.done') {
+      const d = m.data as CheckDone;
+      if (this.running?.checkId !== d.checkId) return; // already reported (forced stop)
+      this.finishCheck(d, m.findings);
+    }
+  }
+
+  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status'>): void {
+    if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
+    this.running = null;
+    this.last = { ...f, checkId: d.checkId, status: d.status };
+    this.opts.emit({ event: 'check.done', data: d });
+  }
+
+  /** The checker ignored the cancel: stop its worker, report, and open the same image again. */
+  private async forceStop(checkId: number): Promise<void> {
+    if (this.running?.checkId !== checkId || !this.worker) return;
+    const w = this.worker;
+    const reopen = this.openInfo?.path;
+    this.worker = null;
+    this.failPending('The check was stopped forcibly. Try again.');
+    await w.terminate();
+    const grace = this.opts.cancelGraceMs ?? 3000;
+    this.finishCheck(
+      { checkId, status: 'cancelled', elapsedMs: 0, findings: 0, bySeverity: {}, notes: [`The checker did not stop within ${grace / 1000} s of the cancel, so it was stopped forcibly; what it had found is lost.`], limitations: [] },
+      { findings: [], limitations: [], classes: {} },
+    );
+    this.openInfo = null;
+    if (reopen) {
+      try {
+        this.openInfo = (await this.toWorker({ op: 'call', id: 0, method: 'open', params: { path: reopen } })) as OpenResult;
+      } catch (e) {
+        this.opts.emit({ event: 'session.closed', data: { message: `After stopping the check, ${reopen} could not be opened again: ${errorInfo(e).message}` } });
+      }
+    }
+  }
+
+  private failPending(message: string, code = 'INTERNAL'): void {
+    for (const p of this.pending.values()) p.reject(new ServiceError(code, message));
+    this.pending.clear();
+  }
+
+  private workerGone(w: Worker, why: string): void {
+    if (this.worker !== w) return; // terminated on purpose
+    this.worker = null;
+    const message = `The image was closed because ${why}. Open it again; if this repeats, report it as a bug.`;
+    this.failPending(message);
+    if (this.running) {
+      const error: ErrorInfo = { code: 'INTERNAL', message };
+      this.finishCheck({ checkId: this.running.checkId, status: 'failed', elapsedMs: 0, findings: 0, bySeverity: {}, error, notes: [], limitations: [] }, { findings: [], limitations: [], classes: {} });
+    }
+    if (this.openInfo && !this.disposed) this.opts.emit({ event: 'session.closed', data: { message } });
+    this.openInfo = null;
+    this.btreesCache = null;
+  }
+
+  /** Closes the image and stops the worker. */
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    const w = this.worker;
+    this.worker = null;
+    if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
+    this.running = null;
+    this.failPending('The service is shutting down.', 'CLOSED');
+    if (w) {
+      // let the session close (removes a gz temp file) before the worker goes
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, 1000);
+        w.once('message', () => {
+          clearTimeout(t);
+          res();
+        });
+        w.postMessage({ op: 'call', id: -1, method: 'close' } satisfies ToWorker);
+      });
+      await w.terminate();
+    }
+  }
+}
+
+function notOpen(): ServiceError {
+  return new ServiceError('NOT_OPEN', 'No image is open. Open an image or device first.');
+}

@@ -1,0 +1,230 @@
+// One open filesystem and what the service does with it: summary, btree overview, check, findings.
+// Runs inside the service's session worker (session-worker.ts); usable in-process too (tests).
+import { homedir } from 'node:os';
+import { resolve } from 'node:path';
+import { openFilesystem, OpenError, type OpenedFilesystem } from '../open.js';
+import { forEachNodePointer } from '../btree/fs.js';
+import { superblockSummary } from '../format/superblock.js';
+import { BTREE_ID_NR, btreeName } from '../format/names.js';
+import { toJsonSafe } from './json.js';
+import { loadChecker, type Checker } from './checker.js';
+import type {
+  BtreeOverview, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult,
+  SuperblockSummary,
+} from './protocol.js';
+
+/** An error whose message is meant for the user as it is. */
+export class ServiceError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+  }
+}
+
+export function errorInfo(e: unknown): ErrorInfo {
+  if (e instanceof ServiceError) return { code: e.code, message: e.message };
+  if (e instanceof OpenError) return { code: 'OPEN_FAILED', message: e.message };
+  const msg = e instanceof Error ? e.message : String(e);
+  return {
+    code: 'INTERNAL',
+    message: `Internal error: ${msg}. This is a bug in bcachefs-repair; please report it with the image you opened and this message. Nothing was written to the image.`,
+  };
+}
+
+export interface CheckHooks {
+  onProgress(p: CheckProgress): void;
+  /** polled whenever the checker reports progress: lets a blocked (synchronous) check be cancelled */
+  isCancelled(): boolean;
+}
+
+const PROGRESS_INTERVAL_MS = 100;
+
+export class Session {
+  private opened: OpenedFilesystem | null = null;
+  private info: OpenResult | null = null;
+  private overview: BtreesResult | null = null;
+  private lastCheck: { checkId: number; status: CheckStatus; findings: Finding[]; limitations: string[] } | null = null;
+  private classes: Record<string, string> = {};
+  private abort: AbortController | null = null;
+
+  get isOpen(): boolean {
+    return this.opened !== null;
+  }
+
+  open(path: string, write = false): OpenResult {
+    if (typeof path !== 'string' || path.trim() === '') {
+      throw new ServiceError('BAD_REQUEST', 'No image or device path was given. Enter the path of an image file (.img or .img.gz) or a block device such as /dev/sdb1.');
+    }
+    if (write) {
+      throw new ServiceError('READ_ONLY', 'This version only reads: repair and undo are not available yet, so nothing can be opened for writing. Open it read-only.');
+    }
+    let p = path.trim();
+    if (p === '~' || p.startsWith('~/')) p = homedir() + p.slice(1);
+    // open the new one first: if that fails, what was open stays open
+    const o = openFilesystem(resolve(p), { write: false });
+    this.close();
+    const fs = o.fs;
+    this.opened = o;
+    this.info = {
+      path: o.dev.path,
+      size: o.dev.size,
+      readOnly: !o.dev.writable,
+      isBlockDevice: o.dev.isBlockDevice,
+      direct: o.dev.direct,
+      summary: toJsonSafe(superblockSummary(fs.sb)) as SuperblockSummary,
+      superblockSector: fs.sb.sector,
+      usedBackupSuperblock: fs.sbRead.usedBackup,
+      rootsFrom: fs.rootsFrom,
+      notes: [...o.notes],
+    };
+    return this.info;
+  }
+
+  private need(): OpenedFilesystem {
+    if (!this.opened) throw new ServiceError('NOT_OPEN', 'No image is open. Open an image or device first.');
+    return this.opened;
+  }
+
+  superblock(): OpenResult {
+    this.need();
+    // device notes may have grown (e.g. an O_DIRECT fallback during reads)
+    return { ...this.info!, notes: [...new Set([...this.info!.notes, ...this.opened!.dev.notes, ...this.opened!.fs.notes])] };
+  }
+
+  btrees(): BtreesResult {
+    const o = this.need();
+    if (this.overview) return this.overview;
+    const fs = o.fs;
+    const btrees: BtreeOverview[] = [];
+    let totalNodes = 0;
+    for (let id = 0; id < BTREE_ID_NR; id++) {
+      const root = fs.roots[id]!;
+      const b: BtreeOverview = {
+        id, name: btreeName(id), empty: root.fake, rootLevel: root.level, nodes: 0, nodesPerLevel: [], unreadable: 0,
+        rootSector: root.ptr.ptrs[0]?.offset ?? null,
+      };
+      if (!root.fake) {
+        b.nodesPerLevel = new Array<number>(root.level + 1).fill(0);
+        forEachNodePointer(fs, id, 0, (_text, level) => {
+          b.nodesPerLevel[level] = (b.nodesPerLevel[level] ?? 0) + 1;
+          b.nodes++;
+        }, (node) => {
+          if (!node.readable) b.unreadable++;
+        });
+      }
+      totalNodes += b.nodes;
+      btrees.push(b);
+    }
+    this.overview = { btrees, totalNodes, totalBytes: totalNodes * fs.sb.btreeNodeSize * 512 };
+    return this.overview;
+  }
+
+  findings(): FindingsResult {
+    this.need();
+    const c = this.lastCheck;
+    return c
+      ? { checkId: c.checkId, status: c.status, findings: c.findings, limitations: c.limitations, classes: this.classes }
+      : { checkId: null, status: null, findings: [], limitations: [], classes: this.classes };
+  }
+
+  /** Aborts the running check's signal (seen by the checker at its next poll). */
+  cancel(): void {
+    this.abort?.abort();
+  }
+
+  async check(checkId: number, hooks: CheckHooks, checker?: Checker | null): Promise<CheckDone> {
+    const o = this.need();
+    const ck = checker === undefined ? await loadChecker() : checker;
+    if (!ck) {
+      throw new ServiceError('NO_CHECKER', 'The checker is not part of this build (src-core/check is missing), so nothing can be checked yet. Update bcachefs-repair.');
+    }
+    this.classes = ck.classes;
+    const started = Date.now();
+    const overview = this.btrees();
+    const fs = o.fs;
+    const nodes0 = fs.nodesRead;
+    const bytes0 = fs.nodeBytesRead;
+    const abort = new AbortController();
+    this.abort = abort;
+    this.lastCheck = { checkId, status: 'running', findings: [], limitations: [] };
+    let lastSent = 0;
+    let lastPhase = '';
+    let phase = 'starting';
+    const progress = (raw: unknown, force = false): void => {
+      if (!abort.signal.aborted && hooks.isCancelled()) abort.abort();
+      const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
+      if (typeof r.phase === 'string') phase = r.phase;
+      const now = Date.now();
+      if (!force && phase === lastPhase && now - lastSent < PROGRESS_INTERVAL_MS) return;
+      lastSent = now;
+      lastPhase = phase;
+      const num = (...keys: string[]): number | undefined => {
+        for (const k of keys) if (typeof r[k] === 'number' && Number.isFinite(r[k])) return r[k] as number;
+        return undefined;
+      };
+      const nodesDone = num('nodesDone', 'nodes') ?? fs.nodesRead - nodes0;
+      const bytesDone = num('bytesRead', 'bytesDone') ?? fs.nodeBytesRead - bytes0;
+      const nodesTotal = Math.max(num('nodesTotal', 'totalNodes') ?? overview.totalNodes, nodesDone);
+      const est = num('estimatedTotalBytes', 'bytesTotal');
+      const bytesTotal = Math.max(est || overview.totalBytes, bytesDone);
+      let fraction = num('fraction') ?? (bytesTotal ? bytesDone / bytesTotal : nodesTotal ? nodesDone / nodesTotal : 0);
+      if (phase === 'gc_done') fraction = Math.max(fraction, 0.97);
+      fraction = Math.min(Math.max(fraction, 0), 0.99);
+      const elapsedMs = now - started;
+      const etaSeconds = fraction > 0.02 && elapsedMs > 300 ? Math.round(((elapsedMs / fraction) * (1 - fraction)) / 1000) : null;
+      const found = num('findings', 'findingsSoFar') ?? (Array.isArray(r.findings) ? r.findings.length : 0);
+      const btree = typeof r.btree === 'string' ? r.btree : undefined;
+      hooks.onProgress({ checkId, phase, ...(btree ? { btree } : {}), nodesDone, nodesTotal, bytesDone, bytesTotal, fraction, etaSeconds, elapsedMs, findingsSoFar: found });
+    };
+    progress({ phase: 'starting' }, true);
+    let status: CheckDone['status'] = 'completed';
+    let error: ErrorInfo | undefined;
+    let raw: unknown;
+    try {
+      raw = await ck.check(fs, { onProgress: (p) => progress(p), signal: abort.signal });
+      if (abort.signal.aborted || (raw as { aborted?: unknown } | null)?.aborted === true) status = 'cancelled';
+    } catch (e) {
+      if (abort.signal.aborted) {
+        status = 'cancelled';
+        raw = (e as { findings?: unknown }).findings;
+      } else {
+        status = 'failed';
+        error = errorInfo(e);
+        error.message = `The check stopped with an error: ${error.message}`;
+      }
+    } finally {
+      this.abort = null;
+    }
+    const findings = normalizeFindings(raw);
+    const lim = (raw as { limitations?: unknown } | null)?.limitations;
+    const limitations = Array.isArray(lim) ? lim.map(String) : [];
+    this.lastCheck = { checkId, status, findings, limitations };
+    const bySeverity: Record<string, number> = {};
+    for (const f of findings) bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
+    const done: CheckDone = { checkId, status, elapsedMs: Date.now() - started, findings: findings.length, bySeverity, notes: [], limitations };
+    if (error) done.error = error;
+    return done;
+  }
+
+  close(): void {
+    this.abort?.abort();
+    this.opened?.close();
+    this.opened = null;
+    this.info = null;
+    this.overview = null;
+    this.lastCheck = null;
+  }
+}
+
+/** The checker's result (an array, or an object with a `findings` array) as JSON-safe findings. */
+export function normalizeFindings(raw: unknown): Finding[] {
+  const list = Array.isArray(raw) ? raw : raw && typeof raw === 'object' && Array.isArray((raw as { findings?: unknown }).findings) ? (raw as { findings: unknown[] }).findings : [];
+  return list.map((f, i) => {
+    const o = (toJsonSafe(f) ?? {}) as Record<string, unknown>;
+    return {
+      ...o,
+      id: String(o.id ?? `finding-${i + 1}`),
+      class: String(o.class ?? 'unclassified'),
+      severity: String(o.severity ?? 'error'),
+    } as Finding;
+  });
+}
