@@ -136,7 +136,7 @@ class Checker {
   private readonly keyVersionHi: number;
   private readonly keyVersionLo: number;
   private readonly btreeNodeSectors: number;
-  private readonly verifyUsage: boolean;
+  private verifyUsage: boolean;
   private readonly devName: string | null;
   private readonly it = new ExtentEntryIter();
   // per-key pointer scratch (bkey_for_each_ptr_decode results)
@@ -374,7 +374,9 @@ class Checker {
     const rec = async (node: BtreeNode, ptr: BtreePtr, ptrText: string): Promise<void> => {
       if (!node.readable) {
         if (this.rootNodes[id] === node) {
-          markUnknown(POS_MIN, POS_MAX);
+          // read_btree_roots: bcachefs clears BCH_COMPAT_alloc_info and goes on with an empty alloc btree,
+          // so every pointer then has its gen "missing in alloc btree" and gc_done corrects silently
+          this.verifyUsage = false;
           unreadable = true;
           return;
         }
@@ -483,10 +485,10 @@ class Checker {
       this.out.add(
         {
           class: 'metadata_bucket_conflict',
-          severity: 'warning',
+          severity: 'error',
           dev: d.dev,
           bucket: b,
-          repair: { kind: 'none', description: 'bcachefs logs it (bch2_fs_inconsistent) and goes on' },
+          repair: { kind: 'none', description: 'bcachefs logs it (bch2_fs_inconsistent: the filesystem is flagged as having errors) and goes on' },
           fsck_message: null,
           fsck_disposition: null,
           log_message: text,
