@@ -13,6 +13,7 @@ import {
   KEY_TYPE_stripe, KEY_TYPE_reflink_v, KEY_TYPE_indirect_inline_data, BCH_BKEY_TYPES,
 } from '../format/names.js';
 import type { Superblock } from '../format/superblock.js';
+import { bkeyToText, bkeyValToText } from '../format/print.js';
 
 export const BTREE_NODE_HEADER_BYTES = 136; // struct btree_node up to its first bset
 export const BSET_HEADER_BYTES = 24;
@@ -318,14 +319,18 @@ function decodeBsetKeys(
     const invalid = bkeyInvalid(t, row, node.btreeId, node.level) ??
       (!rangeUpdated ? keyOutsideNode(t, row, node) : undefined);
     if (invalid) {
+      // bcachefs: "invalid bkey: %s\n%s" with the key printed into a 160-byte buffer
+      const text = bkeyValToText(t, row).slice(0, 159);
       t.n--;
-      err('fixable', 'invalid_bkey', `invalid bkey: ${invalid}`, bset.u64s);
+      err('fixable', 'invalid_bkey', `invalid bkey: ${invalid}\n${text}`, bset.u64s);
       p += u64s * 8;
       continue;
     }
     if (prev >= 0 && t.cmpPos(prev, row) > 0) {
+      // bcachefs: "keys out of order: %s > %s", each key header printed into an 80-byte buffer
+      const text = `keys out of order: ${bkeyToText(t, prev).slice(0, 79)} > ${bkeyToText(t, row).slice(0, 79)}`;
       t.n--;
-      err('fixable', 'keys_out_of_order', 'keys out of order', bset.u64s);
+      err('fixable', 'keys_out_of_order', text, bset.u64s);
       p += u64s * 8;
       continue;
     }
