@@ -103,9 +103,16 @@ export interface Finding {
   log_message?: string;
   /** why it is an error, and why the severity is what it is */
   explanation: string;
+  /**
+   * where bcachefs 2021 would report it: during recovery before mark and sweep (root and alloc reads),
+   * during mark and sweep, or only later in the fsck passes (leaves gc does not visit)
+   */
+  stage: FindingStage;
 }
 
-export type CheckPhase = 'superblock' | 'roots' | 'alloc' | 'btrees' | 'gc_done' | 'done';
+export type FindingStage = 'recovery' | 'gc' | 'fsck';
+
+export type CheckPhase = 'superblock' | 'roots' | 'alloc' | 'btrees' | 'gc_done' | 'leaves' | 'done';
 
 export interface CheckProgress {
   phase: CheckPhase;
@@ -140,6 +147,11 @@ export interface CheckOptions {
   signal?: AbortSignal;
   /** device name as bcachefs prints it in "error validating btree node on NAME" (default: none printed) */
   devName?: string;
+  /**
+   * also read the leaves mark and sweep does not visit (dirents, xattrs, quotas), as bcachefs's later fsck
+   * passes do; default true
+   */
+  readAllLeaves?: boolean;
 }
 
 export class CheckAborted extends Error {
@@ -152,12 +164,14 @@ export class CheckAborted extends Error {
 export class FindingList {
   readonly items: Finding[] = [];
   private readonly seen = new Map<string, number>();
+  /** the stage given to findings added from now on */
+  stage: FindingStage = 'gc';
 
-  add(f: Omit<Finding, 'id'>, location: string): Finding {
+  add(f: Omit<Finding, 'id' | 'stage'>, location: string): Finding {
     const base = `${f.class}:${location}`;
     const n = (this.seen.get(base) ?? 0) + 1;
     this.seen.set(base, n);
-    const full: Finding = { id: n === 1 ? base : `${base}#${n}`, ...f };
+    const full: Finding = { id: n === 1 ? base : `${base}#${n}`, ...f, stage: this.stage };
     this.items.push(full);
     return full;
   }
