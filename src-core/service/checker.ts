@@ -1,5 +1,6 @@
 // Access to the checker (src-core/check) for the service.
 import type { Filesystem } from '../btree/fs.js';
+import { checkFilesystem, FINDING_CLASSES } from '../check/index.js';
 
 export interface CheckerOptions {
   onProgress?: (p: unknown) => void;
@@ -14,24 +15,24 @@ export interface Checker {
   classes: Record<string, string>;
 }
 
+const builtIn: Checker = { check: checkFilesystem as CheckFn, classes: { ...FINDING_CLASSES } };
 const cache = new Map<string, Promise<Checker | null>>();
 
 /**
- * The checker, or null when src-core/check is not part of this build. `module` (a file URL) replaces the
- * built-in checker with a module exporting the same checkFilesystem (the service tests use that).
+ * The checker: src-core/check, or, given `module` (a file URL), a module exporting a checkFilesystem with
+ * the same contract (the service tests use that to exercise cancellation). Null if that module has none.
  */
 export function loadChecker(module?: string): Promise<Checker | null> {
-  // A computed specifier: this module must build and run without the checker.
-  const spec = module ?? ['..', 'check', 'index.js'].join('/');
-  let cached = cache.get(spec);
+  if (!module) return Promise.resolve(builtIn);
+  let cached = cache.get(module);
   cached ??= (async () => {
     try {
-      const mod = (await import(spec)) as { checkFilesystem?: CheckFn; FINDING_CLASSES?: Record<string, string> };
+      const mod = (await import(module)) as { checkFilesystem?: CheckFn; FINDING_CLASSES?: Record<string, string> };
       return typeof mod.checkFilesystem === 'function' ? { check: mod.checkFilesystem, classes: { ...(mod.FINDING_CLASSES ?? {}) } } : null;
     } catch {
       return null;
     }
   })();
-  cache.set(spec, cached);
+  cache.set(module, cached);
   return cached;
 }

@@ -8,7 +8,9 @@
 //
 // Messages are those of protocol.ts. The process ends when its parent goes away (stdin closes, the IPC
 // channel disconnects, or the parent port closes), closing the open image first.
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { pathToFileURL } from 'node:url';
 import { Service } from './service.js';
 import type { Message } from './protocol.js';
 
@@ -23,7 +25,13 @@ const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPor
 let send: (m: Message) => void;
 let stopping = false;
 
-const service = new Service({ emit: (ev) => send(ev) });
+// Test hook: a module with checkFilesystem's contract used instead of src-core/check (the e2e tests wrap
+// the real checker around a slowed-down disk to watch progress and cancel).
+const testChecker = process.env.BCACHEFS_REPAIR_TEST_CHECKER;
+const service = new Service({
+  emit: (ev) => send(ev),
+  ...(testChecker ? { checkerModule: pathToFileURL(resolve(testChecker)).href } : {}),
+});
 
 async function stop(code = 0): Promise<void> {
   if (stopping) return;

@@ -213,7 +213,6 @@ export interface CheckProgress {
   /** estimated seconds left, null while unknown */
   etaSeconds: number | null;
   elapsedMs: number;
-  findingsSoFar: number;
 }
 
 export interface CheckDone {

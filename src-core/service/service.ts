@@ -76,7 +76,7 @@ export class Service {
   private openInfo: OpenResult | null = null;
   private btreesCache: BtreesResult | null = null;
   private nextCheckId = 1;
-  private running: { checkId: number; cancelTimer: NodeJS.Timeout | null } | null = null;
+  private running: { checkId: number; started: number; cancelTimer: NodeJS.Timeout | null } | null = null;
   private last: FindingsResult | null = null;
   private readonly sample: string | null;
   private disposed = false;
@@ -152,10 +152,10 @@ export class Service {
         if (!this.openInfo) throw notOpen();
         this.refuseWhileChecking('start another one');
         if (!(await loadChecker(this.opts.checkerModule))) {
-          throw new ServiceError('NO_CHECKER', 'The checker is not part of this build (src-core/check is missing), so nothing can be checked yet. Update bcachefs-repair.');
+          throw new ServiceError('NO_CHECKER', 'The checker could not be loaded, so nothing can be checked. Reinstall bcachefs-repair (npm ci).');
         }
         const checkId = this.nextCheckId++;
-        this.running = { checkId, cancelTimer: null };
+        this.running = { checkId, started: Date.now(), cancelTimer: null };
         this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
         try {
           return await this.toWorker({ op: 'check', id: 0, checkId });
@@ -244,27 +244,29 @@ export class Service {
     this.opts.emit({ event: 'check.done', data: d });
   }
 
-  /** The checker ignored the cancel: stop its worker, report, and open the same image again. */
+  /** The checker ignored the cancel: stop its worker, open the same image again, then report. */
   private async forceStop(checkId: number): Promise<void> {
     if (this.running?.checkId !== checkId || !this.worker) return;
+    const elapsedMs = Date.now() - this.running.started;
     const w = this.worker;
     const reopen = this.openInfo?.path;
     this.worker = null;
     this.failPending('The check was stopped forcibly. Try again.');
     await w.terminate();
     const grace = this.opts.cancelGraceMs ?? 3000;
-    this.finishCheck(
-      { checkId, status: 'cancelled', elapsedMs: 0, findings: 0, bySeverity: {}, notes: [`The checker did not stop within ${grace / 1000} s of the cancel, so it was stopped forcibly; what it had found is lost.`], limitations: [] },
-      { findings: [], limitations: [], classes: {} },
-    );
-    this.openInfo = null;
+    const notes = [`The checker did not stop within ${grace / 1000} s of the cancel, so it was stopped forcibly; what it had found is lost.`];
+    let lost: string | null = null;
     if (reopen) {
       try {
         this.openInfo = (await this.toWorker({ op: 'call', id: 0, method: 'open', params: { path: reopen } })) as OpenResult;
       } catch (e) {
-        this.opts.emit({ event: 'session.closed', data: { message: `After stopping the check, ${reopen} could not be opened again: ${errorInfo(e).message}` } });
+        this.openInfo = null;
+        this.btreesCache = null;
+        lost = `After stopping the check, ${reopen} could not be opened again: ${errorInfo(e).message}`;
       }
     }
+    this.finishCheck({ checkId, status: 'cancelled', elapsedMs, findings: 0, bySeverity: {}, notes, limitations: [] }, { findings: [], limitations: [], classes: {} });
+    if (lost) this.opts.emit({ event: 'session.closed', data: { message: lost } });
   }
 
   private failPending(message: string, code = 'INTERNAL'): void {
@@ -279,7 +281,7 @@ export class Service {
     this.failPending(message);
     if (this.running) {
       const error: ErrorInfo = { code: 'INTERNAL', message };
-      this.finishCheck({ checkId: this.running.checkId, status: 'failed', elapsedMs: 0, findings: 0, bySeverity: {}, error, notes: [], limitations: [] }, { findings: [], limitations: [], classes: {} });
+      this.finishCheck({ checkId: this.running.checkId, status: 'failed', elapsedMs: Date.now() - this.running.started, findings: 0, bySeverity: {}, error, notes: [], limitations: [] }, { findings: [], limitations: [], classes: {} });
     }
     if (this.openInfo && !this.disposed) this.opts.emit({ event: 'session.closed', data: { message } });
     this.openInfo = null;

@@ -135,7 +135,7 @@ export class Session {
     const o = this.need();
     const ck = checker === undefined ? await loadChecker() : checker;
     if (!ck) {
-      throw new ServiceError('NO_CHECKER', 'The checker is not part of this build (src-core/check is missing), so nothing can be checked yet. Update bcachefs-repair.');
+      throw new ServiceError('NO_CHECKER', 'The checker could not be loaded, so nothing can be checked. Reinstall bcachefs-repair (npm ci).');
     }
     this.classes = ck.classes;
     const started = Date.now();
@@ -148,40 +148,63 @@ export class Session {
     this.lastCheck = { checkId, status: 'running', findings: [], limitations: [] };
     let lastSent = 0;
     let lastPhase = '';
-    let phase = 'starting';
+    let lastFraction = 0;
+    // what the checker last said; nodes and bytes come from the filesystem's own counters, which are current
+    // at every poll (the checker reports only every few dozen nodes and at phase changes)
+    const said: { phase: string; btree?: string; estimate: number } = { phase: 'starting', estimate: 0 };
     const progress = (raw: unknown, force = false): void => {
-      if (!abort.signal.aborted && hooks.isCancelled()) abort.abort();
-      const r = (raw && typeof raw === 'object' ? raw : {}) as Record<string, unknown>;
-      if (typeof r.phase === 'string') phase = r.phase;
+      if (raw && typeof raw === 'object') {
+        const r = raw as Record<string, unknown>;
+        if (typeof r.phase === 'string') said.phase = r.phase;
+        if (typeof r.btree === 'string') said.btree = r.btree;
+        else if ('phase' in r) delete said.btree;
+        const est = r.estimatedTotalBytes ?? r.bytesTotal;
+        if (typeof est === 'number' && Number.isFinite(est) && est > 0) said.estimate = est;
+      }
+      const phase = said.phase;
       const now = Date.now();
       if (!force && phase === lastPhase && now - lastSent < PROGRESS_INTERVAL_MS) return;
       lastSent = now;
       lastPhase = phase;
-      const num = (...keys: string[]): number | undefined => {
-        for (const k of keys) if (typeof r[k] === 'number' && Number.isFinite(r[k])) return r[k] as number;
-        return undefined;
-      };
-      const nodesDone = num('nodesDone', 'nodes') ?? fs.nodesRead - nodes0;
-      const bytesDone = num('bytesRead', 'bytesDone') ?? fs.nodeBytesRead - bytes0;
-      const nodesTotal = Math.max(num('nodesTotal', 'totalNodes') ?? overview.totalNodes, nodesDone);
-      const est = num('estimatedTotalBytes', 'bytesTotal');
-      const bytesTotal = Math.max(est || overview.totalBytes, bytesDone);
-      let fraction = num('fraction') ?? (bytesTotal ? bytesDone / bytesTotal : nodesTotal ? nodesDone / nodesTotal : 0);
+      const nodesDone = fs.nodesRead - nodes0;
+      const bytesDone = fs.nodeBytesRead - bytes0;
+      const nodesTotal = Math.max(overview.totalNodes, nodesDone);
+      const bytesTotal = Math.max(said.estimate || overview.totalBytes, bytesDone);
+      let fraction = bytesTotal ? bytesDone / bytesTotal : 0;
       if (phase === 'gc_done') fraction = Math.max(fraction, 0.97);
-      fraction = Math.min(Math.max(fraction, 0), 0.99);
+      if (phase === 'done') fraction = 0.99;
+      // never backwards: estimates improve as the check goes
+      fraction = Math.min(Math.max(fraction, lastFraction, 0), 0.99);
+      lastFraction = fraction;
       const elapsedMs = now - started;
       const etaSeconds = fraction > 0.02 && elapsedMs > 300 ? Math.round(((elapsedMs / fraction) * (1 - fraction)) / 1000) : null;
-      const found = num('findings', 'findingsSoFar') ?? (Array.isArray(r.findings) ? r.findings.length : 0);
-      const btree = typeof r.btree === 'string' ? r.btree : undefined;
-      hooks.onProgress({ checkId, phase, ...(btree ? { btree } : {}), nodesDone, nodesTotal, bytesDone, bytesTotal, fraction, etaSeconds, elapsedMs, findingsSoFar: found });
+      hooks.onProgress({
+        checkId, phase, ...(said.btree ? { btree: said.btree } : {}), nodesDone, nodesTotal, bytesDone, bytesTotal, fraction, etaSeconds, elapsedMs,
+      });
     };
+    // The checker polls signal.aborted at every node. That poll is where a cancel set by the main thread
+    // (a shared flag: this thread may be too busy for messages) becomes an abort, and where progress is
+    // reported between the checker's own reports.
+    const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
+    Object.defineProperty(abort.signal, 'aborted', {
+      configurable: true,
+      get(this: AbortSignal): boolean {
+        if (!nativeAborted.call(this)) {
+          if (hooks.isCancelled()) abort.abort();
+          else progress(undefined);
+        }
+        return nativeAborted.call(this);
+      },
+    });
     progress({ phase: 'starting' }, true);
     let status: CheckDone['status'] = 'completed';
     let error: ErrorInfo | undefined;
     let raw: unknown;
     try {
       raw = await ck.check(fs, { onProgress: (p) => progress(p), signal: abort.signal });
-      if (abort.signal.aborted || (raw as { aborted?: unknown } | null)?.aborted === true) status = 'cancelled';
+      // a checker that says whether it stopped early is believed (a cancel after its last poll is too late)
+      const said = (raw as { aborted?: unknown } | null)?.aborted;
+      if (said === true || (typeof said !== 'boolean' && abort.signal.aborted)) status = 'cancelled';
     } catch (e) {
       if (abort.signal.aborted) {
         status = 'cancelled';
