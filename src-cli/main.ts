@@ -7,6 +7,8 @@ import { bposToText } from '../src-core/format/bpos.js';
 import { BTREE_IDS, btreeIdByName, btreeName } from '../src-core/format/names.js';
 import { superblockSummary } from '../src-core/format/superblock.js';
 import { describeNodeErrors } from '../src-core/btree/describe.js';
+import { checkFilesystem, CheckAborted, type Finding, type CheckProgress } from '../src-core/check/index.js';
+import { basename } from 'node:path';
 import { prUnitsSectors } from './units.js';
 import { Output } from './output.js';
 
@@ -15,10 +17,12 @@ export const EXIT_OK = 0;
 export const EXIT_ERRORS_UNCORRECTED = 4;
 export const EXIT_OPERATIONAL = 8;
 export const EXIT_USAGE = 16;
+export const EXIT_CANCELED = 32;
 
 const USAGE = `usage: bcachefs-repair COMMAND DEV [options]
   show-super DEV [--json]                    superblock fields, as bcachefs show-super prints them
   list DEV --btree NAME [--level N] [--json] keys of a btree (${BTREE_IDS.join(', ')}), or its node pointers at level N
+  check DEV [--json] [--progress]            check as bcachefs's mark and sweep does; exit 0 clean, 4 problems found
 DEV is a block device or an image file (.img, or .img.gz opened read-only). Nothing is ever written.`;
 
 class UsageError extends Error {}
@@ -142,6 +146,74 @@ function list(o: OpenedFilesystem, btree: string, level: number | undefined, jso
   return damaged ? EXIT_ERRORS_UNCORRECTED : EXIT_OK;
 }
 
+function findingText(f: Finding): string {
+  const where = [
+    f.btree !== undefined ? `btree ${f.btree}` : undefined,
+    f.level !== undefined ? `level ${f.level}` : undefined,
+    f.node_sector !== undefined ? `node at sector ${f.node_sector}` : undefined,
+    f.bucket !== undefined ? `bucket ${f.dev ?? 0}:${f.bucket}` : undefined,
+    f.field !== undefined ? `field ${f.field}` : undefined,
+  ].filter(Boolean).join(', ');
+  const lines = [`${f.severity.toUpperCase()} ${f.id}${where ? ` (${where})` : ''}`];
+  const indent = (s: string): string => s.split('\n').map((l) => `    ${l}`).join('\n');
+  if (f.fsck_message) lines.push(indent(f.fsck_message));
+  else if (f.log_message) lines.push(indent(f.log_message));
+  if (f.expected !== undefined || f.actual !== undefined) lines.push(`    expected ${f.expected ?? '-'}, found ${f.actual ?? '-'}`);
+  lines.push(`    why: ${f.explanation}`, `    bcachefs's repair: ${f.repair.description}`);
+  return lines.join('\n');
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+function progressText(p: CheckProgress): string {
+  const pct = p.phase === 'done' ? ' 100%' : p.estimatedTotalBytes ? ` ~${Math.min(99, Math.floor((100 * p.bytesRead) / p.estimatedTotalBytes))}%` : '';
+  return `progress: ${p.phase}${p.btree ? ` ${p.btree}` : ''}: ${p.nodesDone} nodes, ${(p.bytesRead / 1048576).toFixed(1)} MiB read${pct}`;
+}
+
+async function check(o: OpenedFilesystem, devPath: string, json: boolean, progress: boolean, out: Output): Promise<number> {
+  const ac = new AbortController();
+  const onSigint = (): void => ac.abort();
+  process.once('SIGINT', onSigint);
+  let lastProgress = 0;
+  try {
+    const r = await checkFilesystem(o.fs, {
+      devName: basename(devPath).replace(/\.gz$/i, ''),
+      signal: ac.signal,
+      onProgress: progress
+        ? (p) => {
+            const now = Date.now();
+            if (now - lastProgress >= 200 || p.phase === 'done') {
+              lastProgress = now;
+              out.err(progressText(p));
+            }
+          }
+        : undefined,
+    });
+    const counts = { error: 0, warning: 0, info: 0 };
+    for (const f of r.findings) counts[f.severity]++;
+    if (json) {
+      out.line(JSON.stringify({ findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, notes: o.notes }, null, 1));
+    } else {
+      for (const n of o.notes) out.err(`note: ${n}`);
+      for (const f of r.findings) out.line(findingText(f) + '\n');
+      for (const l of r.limitations) out.line(`limitation: ${l}`);
+      out.line(
+        `${r.aborted ? 'check CANCELLED: partial result. ' : ''}${plural(counts.error, 'error')}, ${plural(counts.warning, 'warning')}, ${plural(counts.info, 'note')} ` +
+          `(${r.stats.nodesRead} nodes, ${r.stats.keysVisited} keys in ${(r.stats.ms / 1000).toFixed(2)} s). Nothing was written.`,
+      );
+    }
+    if (r.aborted) return EXIT_CANCELED;
+    return counts.error + counts.warning > 0 ? EXIT_ERRORS_UNCORRECTED : EXIT_OK;
+  } catch (e) {
+    if (e instanceof CheckAborted) return EXIT_CANCELED;
+    throw e;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const out = new Output();
   let o: OpenedFilesystem | undefined;
@@ -166,6 +238,9 @@ export async function main(argv: string[]): Promise<number> {
         o = openFilesystem(args.dev);
         return list(o, btree, level, json, out);
       }
+      case 'check':
+        o = openFilesystem(args.dev);
+        return await check(o, args.dev, json, args.flags.has('progress'), out);
       default:
         throw new UsageError(`unknown command "${args.cmd}"`);
     }

@@ -1,0 +1,47 @@
+// `bcachefs-repair check` end to end: fsck exit codes, --json findings against the real fsck -n output.
+import { describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { fixturePath, readFixtureText } from '../helpers/fixtures.js';
+import { runCli } from '../helpers/cli.js';
+import { multiset, multisetMissing, parseFsckLog } from '../helpers/fsck-log.js';
+
+describe('bcachefs-repair check', () => {
+  it('exits 0 with no finding on a clean image', () => {
+    const r = runCli(['check', fixturePath('clean-32k-depth2'), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).findings).toEqual([]);
+  });
+
+  it.each(['gap-extents-b2', 'stale-b2', 'zeronode-extents-b2', 'alloc-datatype-b2', 'gen-wrap-b2'])(
+    '%s: exit 4, and --json holds every error fsck -n printed',
+    (fx) => {
+      const before = createHash('sha256').update(readFileSync(fixturePath(fx))).digest('hex');
+      const r = runCli(['check', fixturePath(fx), '--json']);
+      expect(r.status, r.stderr).toBe(4);
+      const j = JSON.parse(r.stdout) as { findings: { fsck_message: string | null; severity: string; id: string; class: string }[] };
+      const log = parseFsckLog(readFixtureText(fx, 'fsck-n.txt')!, Number(readFixtureText(fx, 'fsck-n.exit')!.trim()));
+      const want = multiset(log.errors.filter((e) => e.phase !== 'fsck').map((e) => e.message));
+      const have = multiset(j.findings.filter((f) => f.fsck_message !== null).map((f) => f.fsck_message!));
+      expect(want.size).toBeGreaterThan(0);
+      expect(multisetMissing(want, have)).toEqual([]);
+      for (const f of j.findings) expect(f.id.startsWith(`${f.class}:`)).toBe(true);
+      // never writes
+      expect(createHash('sha256').update(readFileSync(fixturePath(fx))).digest('hex')).toBe(before);
+    },
+  );
+
+  it('prints findings for a person, with progress on stderr', () => {
+    const r = runCli(['check', fixturePath('gap-extents-b2'), '--progress']);
+    expect(r.status).toBe(4);
+    expect(r.stdout).toContain('btree node with incorrect min_key at btree extents level 1:\n      prev u64s 11 type btree_ptr_v2 5119:5400:U32_MAX');
+    expect(r.stdout).toMatch(/^1 error, 0 warnings, 0 notes .* Nothing was written\.$/m);
+    expect(r.stderr).toMatch(/^progress: done: \d+ nodes, [\d.]+ MiB read 100%$/m);
+  });
+
+  it('bad input is an operational error (8)', () => {
+    const r = runCli(['check', '/nonexistent/image.img']);
+    expect(r.status).toBe(8);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+});
