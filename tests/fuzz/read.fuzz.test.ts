@@ -1,4 +1,4 @@
-// Fuzzing the reader: bit flips, byte garbage, zeroed sectors and truncation over real fixture images.
+// Fuzzing the reader and the checker (every other case): bit flips, byte garbage, zeroed sectors and truncation over real fixture images.
 // Every case must end in a clean FsOpenError or a completed walk (damaged nodes reported), never another
 // exception or a hang. Deterministic (seeded) so a failure can be replayed.
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import { Filesystem, FsOpenError, forEachKey, forEachNodePointer } from '../../s
 import { bkeyValToText } from '../../src-core/format/print.js';
 import { BTREE_ID_NR } from '../../src-core/format/names.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { checkFilesystem } from '../../src-core/check/index.js';
 
 /** xorshift32: small, seedable */
 function rng(seed: number): () => number {
@@ -42,7 +43,7 @@ function metadataRegions(img: Uint8Array): Region[] {
   return regions;
 }
 
-function exercise(img: Uint8Array): 'open-error' | 'walked' {
+async function exercise(img: Uint8Array, withCheck: boolean): Promise<'open-error' | 'walked'> {
   const dev = {
     size: img.length,
     read: (o: number, l: number) => {
@@ -66,6 +67,12 @@ function exercise(img: Uint8Array): 'open-error' | 'walked' {
     });
     forEachNodePointer(fs, id, 0, () => {});
   }
+  if (withCheck) {
+    const r = await checkFilesystem(fs, { devName: 'image.img' });
+    for (const f of r.findings) {
+      if (!f.id || !f.class || !f.explanation) throw new Error(`malformed finding ${JSON.stringify(f)}`);
+    }
+  }
   return 'walked';
 }
 
@@ -79,7 +86,7 @@ describe.each(['clean-default-64m', 'clean-32k-depth2'])('fuzz %s', (fx) => {
     regions = metadataRegions(base);
   });
 
-  it(`${CASES_PER_IMAGE} mutated images: no crash, no hang`, { timeout: 300_000 }, () => {
+  it(`${CASES_PER_IMAGE} mutated images: reader and checker, no crash, no hang`, { timeout: 600_000 }, async () => {
     const rand = rng(0x5eed + fx.length);
     const outcomes = { 'open-error': 0, walked: 0 };
     for (let c = 0; c < CASES_PER_IMAGE; c++) {
@@ -115,14 +122,14 @@ describe.each(['clean-default-64m', 'clean-32k-depth2'])('fuzz %s', (fx) => {
         const cut = Math.floor(rand() * img.length);
         what = `truncated to ${cut}`;
         try {
-          outcomes[exercise(img.subarray(0, cut))]++;
+          outcomes[await exercise(img.subarray(0, cut), c % 2 === 1)]++;
         } catch (e) {
           throw new Error(`case ${c} (${what}): ${(e as Error).stack}`);
         }
         continue;
       }
       try {
-        outcomes[exercise(img)]++;
+        outcomes[await exercise(img, c % 2 === 1)]++;
       } catch (e) {
         throw new Error(`case ${c} (${what}): ${(e as Error).stack}`);
       } finally {
