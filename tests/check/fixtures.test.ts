@@ -30,7 +30,9 @@ describe.each(allFixtures())('%s', (fx) => {
       // in the same order
       expect(errs.map((f) => f.fsck_message)).toEqual(l.errors.filter((e) => e.phase !== 'fsck').map((e) => e.message));
     }
-    for (const f of errs) expect(f.fsck_disposition === 'not fixing' || f.fsck_message!.endsWith(' (run fsck to correct)')).toBe(true);
+    // the disposition -n prints agrees with what the log shows
+    const disp = new Map(l.errors.map((e) => [e.message, e.disposition] as const));
+    for (const f of errs) if (disp.has(f.fsck_message!)) expect(f.fsck_disposition).toBe(disp.get(f.fsck_message!));
   });
 
   it('reproduces the node validation log lines', async () => {
