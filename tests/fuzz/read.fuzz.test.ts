@@ -8,20 +8,8 @@ import { Filesystem, FsOpenError, forEachKey, forEachNodePointer } from '../../s
 import { bkeyValToText } from '../../src-core/format/print.js';
 import { BTREE_ID_NR } from '../../src-core/format/names.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { rng } from '../device/helpers.js';
 import { checkFilesystem } from '../../src-core/check/index.js';
-
-/** xorshift32: small, seedable */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x1_0000_0000;
-  };
-}
 
 interface Region {
   start: number;
