@@ -3,7 +3,7 @@
 // all bsets in which the newest key at a position wins and deleted keys drop out.
 import { readU16, readU32, readU64, csumMatches, CSUM_TYPE_NAMES } from '../format/bytes.js';
 import { readBpos, bposCmp, bposToText, U32_MAX, type Bpos } from '../format/bpos.js';
-import { KeyTable, decodeKey, readBkeyFormat, bkeyFormatInvalid, type BkeyFormat, BKEY_U64s } from '../format/bkey.js';
+import { KeyTable, decodeKey, readBkeyFormat, bkeyFormatInvalid, bposToParts, type BkeyFormat, BKEY_U64s } from '../format/bkey.js';
 import type { BtreePtr } from '../format/values.js';
 import { BTREE_PTR_RANGE_UPDATED } from '../format/values.js';
 import {
@@ -294,6 +294,8 @@ function decodeBsetKeys(
 ): void {
   const t = node.keys;
   const buf = node.buf;
+  const minParts = bposToParts(node.minKey);
+  const maxParts = bposToParts(node.maxKey);
   let prev = -1;
   for (let p = bset.keysStart; p < bset.keysEnd; ) {
     const u64s = buf[p]!;
@@ -317,7 +319,7 @@ function decodeBsetKeys(
     }
     t.bset[row] = bsetIdx;
     const invalid = bkeyInvalid(t, row, node.btreeId, node.level) ??
-      (!rangeUpdated ? keyOutsideNode(t, row, node) : undefined);
+      (!rangeUpdated ? keyOutsideNode(t, row, minParts, maxParts) : undefined);
     if (invalid) {
       // bcachefs: "invalid bkey: %s\n%s" with the key printed into a 160-byte buffer
       const text = bkeyValToText(t, row).slice(0, 159);
@@ -339,9 +341,9 @@ function decodeBsetKeys(
   }
 }
 
-function keyOutsideNode(t: KeyTable, row: number, node: BtreeNode): string | undefined {
-  if (t.cmpBpos(row, node.minKey) < 0) return 'key before start of btree node';
-  if (t.cmpBpos(row, node.maxKey) > 0) return 'key past end of btree node';
+function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxParts: Uint32Array): string | undefined {
+  if (t.cmpParts(row, minParts) < 0) return 'key before start of btree node';
+  if (t.cmpParts(row, maxParts) > 0) return 'key past end of btree node';
   return undefined;
 }
 

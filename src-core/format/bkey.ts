@@ -159,13 +159,20 @@ export class KeyTable {
     );
   }
 
-  /** Compares row i's position with a Bpos (off the hot path). */
+  /** Compares row i's position with a position split by bposToParts (the hot-path form). */
+  cmpParts(i: number, q: Uint32Array): number {
+    return (
+      cmpU32(this.inodeHi[i]!, q[0]!) ||
+      cmpU32(this.inodeLo[i]!, q[1]!) ||
+      cmpU32(this.offsetHi[i]!, q[2]!) ||
+      cmpU32(this.offsetLo[i]!, q[3]!) ||
+      cmpU32(this.snapshot[i]!, q[4]!)
+    );
+  }
+
+  /** Compares row i's position with a Bpos (converts it each call: precompute bposToParts in loops). */
   cmpBpos(i: number, p: Bpos): number {
-    const inode = u64FromHiLo(this.inodeHi[i]!, this.inodeLo[i]!);
-    if (inode !== p.inode) return inode < p.inode ? -1 : 1;
-    const offset = u64FromHiLo(this.offsetHi[i]!, this.offsetLo[i]!);
-    if (offset !== p.offset) return offset < p.offset ? -1 : 1;
-    return cmpU32(this.snapshot[i]!, p.snapshot);
+    return this.cmpParts(i, bposToParts(p));
   }
 
   pos(i: number): Bpos {
@@ -184,6 +191,13 @@ export class KeyTable {
   value(i: number): Uint8Array {
     return this.buf.subarray(this.valOff[i]!, this.valOff[i]! + this.valLen[i]!);
   }
+}
+
+/** A Bpos as u32 halves [inodeHi, inodeLo, offsetHi, offsetLo, snapshot], for BigInt-free comparisons. */
+export function bposToParts(p: Bpos): Uint32Array {
+  return Uint32Array.of(
+    Number(p.inode >> 32n), Number(p.inode & 0xffff_ffffn), Number(p.offset >> 32n), Number(p.offset & 0xffff_ffffn), p.snapshot,
+  );
 }
 
 export function cmpU32(a: number, b: number): number {
