@@ -1,0 +1,185 @@
+// The workstation's state and the actions on it (Svelte 5 runes). Components read it and call its methods.
+import type {
+  BtreesResult, CheckDone, CheckProgress, EventMessage, FindingsResult, HelloResult, OpenResult,
+} from '../../src-core/service/protocol';
+import { CallError, createTransport, type Transport } from './transport';
+
+export interface UiError {
+  /** what happened, in a few words */
+  title: string;
+  /** the service's message: what happened and what to do */
+  message: string;
+}
+
+export type CheckUiState =
+  | { state: 'running'; checkId: number | null; progress: CheckProgress | null; cancelling: boolean }
+  | { state: 'done'; done: CheckDone };
+
+export class App {
+  readonly transport: Transport;
+  hello = $state<HelloResult | null>(null);
+  path = $state('');
+  opening = $state(false);
+  image = $state<OpenResult | null>(null);
+  btrees = $state<BtreesResult | null>(null);
+  btreesLoading = $state(false);
+  check = $state<CheckUiState | null>(null);
+  findings = $state<FindingsResult | null>(null);
+  selectedId = $state<string | null>(null);
+  error = $state<UiError | null>(null);
+  connected = $state(true);
+
+  constructor(transport: Transport = createTransport()) {
+    this.transport = transport;
+    transport.onEvent((ev) => this.onEvent(ev));
+    transport.onConnection((ok) => {
+      const was = this.connected;
+      this.connected = ok;
+      // the server may have been restarted: resynchronise
+      if (ok && !was) void this.start();
+    });
+  }
+
+  private fail(title: string, e: unknown): void {
+    const message = e instanceof CallError || e instanceof Error ? e.message : String(e);
+    this.error = { title, message };
+  }
+
+  /** First contact: what the service offers, and what is open already (a reloaded page). */
+  async start(): Promise<void> {
+    try {
+      const h = await this.transport.call('hello');
+      this.hello = h;
+      if (!this.path) this.path = h.open?.path ?? h.sampleImage ?? '';
+      if (h.open) {
+        this.image = h.open;
+        await this.loadBtrees();
+        const f = await this.transport.call('findings');
+        if (f.checkId !== null && f.status !== 'running') this.findings = f;
+      } else {
+        this.image = null;
+      }
+    } catch (e) {
+      this.fail('Could not reach the bcachefs-repair service', e);
+    }
+  }
+
+  async open(path = this.path): Promise<void> {
+    if (this.opening) return;
+    const p = path.trim();
+    if (!p) {
+      this.error = { title: 'No image given', message: 'Enter the path of an image file (.img or .img.gz) or a block device such as /dev/sdb1, then press Open.' };
+      return;
+    }
+    this.opening = true;
+    this.error = null;
+    try {
+      const r = await this.transport.call('open', { path: p });
+      this.image = r;
+      this.path = r.path;
+      this.btrees = null;
+      this.check = null;
+      this.findings = null;
+      this.selectedId = null;
+      await this.loadBtrees();
+    } catch (e) {
+      this.fail(`Could not open ${p}`, e);
+    } finally {
+      this.opening = false;
+    }
+  }
+
+  async pick(): Promise<void> {
+    if (!this.transport.pickImage) return;
+    try {
+      const p = await this.transport.pickImage();
+      if (p) {
+        this.path = p;
+        await this.open(p);
+      }
+    } catch (e) {
+      this.fail('The file picker failed', e);
+    }
+  }
+
+  private async loadBtrees(): Promise<void> {
+    this.btreesLoading = true;
+    try {
+      this.btrees = await this.transport.call('btrees');
+    } catch (e) {
+      this.fail('Could not read the btree roots', e);
+    } finally {
+      this.btreesLoading = false;
+    }
+  }
+
+  get checking(): boolean {
+    return this.check?.state === 'running';
+  }
+
+  async startCheck(): Promise<void> {
+    if (this.checking || this.opening || !this.image) return;
+    this.error = null;
+    this.findings = null;
+    this.selectedId = null;
+    this.check = { state: 'running', checkId: null, progress: null, cancelling: false };
+    try {
+      const r = await this.transport.call('check.start');
+      if (this.check?.state === 'running' && this.check.checkId === null) this.check.checkId = r.checkId;
+    } catch (e) {
+      this.check = null;
+      this.fail('The check could not start', e);
+    }
+  }
+
+  async cancelCheck(): Promise<void> {
+    if (this.check?.state !== 'running') return;
+    this.check.cancelling = true;
+    try {
+      await this.transport.call('check.cancel');
+    } catch (e) {
+      this.fail('Could not cancel the check', e);
+    }
+  }
+
+  private onEvent(ev: EventMessage): void {
+    switch (ev.event) {
+      case 'check.progress': {
+        const p = ev.data as CheckProgress;
+        if (this.check?.state === 'running') {
+          this.check.checkId ??= p.checkId;
+          if (this.check.checkId === p.checkId) this.check.progress = p;
+        }
+        break;
+      }
+      case 'check.done': {
+        const d = ev.data as CheckDone;
+        if (this.check?.state === 'running' && (this.check.checkId === null || this.check.checkId === d.checkId)) {
+          this.check = { state: 'done', done: d };
+          if (d.status === 'failed' && d.error) this.error = { title: 'The check failed', message: d.error.message };
+          void this.loadFindings();
+        }
+        break;
+      }
+      case 'session.closed': {
+        const d = ev.data as { message: string };
+        this.image = null;
+        this.btrees = null;
+        this.check = null;
+        this.error = { title: 'The image was closed', message: d.message };
+        break;
+      }
+    }
+  }
+
+  private async loadFindings(): Promise<void> {
+    try {
+      const f = await this.transport.call('findings');
+      this.findings = f;
+      const first = f.findings.find((x) => x.severity === 'error') ?? f.findings[0];
+      this.selectedId = first?.id ?? null;
+    } catch (e) {
+      this.fail('Could not fetch the findings', e);
+    }
+  }
+}

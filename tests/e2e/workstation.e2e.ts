@@ -1,0 +1,112 @@
+// The workstation as a user sees it in browser mode.
+import { expect, test, type Page } from '@playwright/test';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const SAMPLE = join(ROOT, 'assets', 'sample.img.gz');
+/** the base fixture's uuid, as the real bcachefs show-super printed it */
+const UUID = /External UUID:\s+(\S+)/.exec(readFileSync(join(ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021', 'clean-32k-depth2', 'show-super.txt'), 'utf8'))![1]!;
+const SLOW = `http://127.0.0.1:${process.env.E2E_SLOW_PORT}/`;
+
+async function openSample(page: Page, url = '/'): Promise<void> {
+  await page.goto(url);
+  await expect(page.getByTestId('read-only')).toBeVisible();
+  await expect(page.getByTestId('path')).toHaveValue(SAMPLE);
+  // (an image may be open already: the server keeps it across page loads)
+  await page.getByTestId('open').click();
+  await expect(page.getByTestId('open')).toHaveText('Open read-only');
+  await expect(page.getByTestId('uuid')).toHaveText(UUID);
+}
+
+test('opens the bundled sample: superblock, notes, btree overview, read-only', async ({ page }) => {
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await openSample(page);
+  await expect(page.getByText('This version only reads')).toBeVisible();
+  await expect(page.getByTestId('notes')).toContainText('decompressed');
+  await expect(page.getByTestId('notes')).toContainText('read-only');
+  const btrees = page.getByTestId('btrees');
+  await expect(btrees.getByRole('row', { name: /extents/ })).toContainText('14');
+  await expect(btrees.getByRole('row', { name: /extents/ })).toContainText('1 at level 1, 13 at level 0');
+  await expect(btrees.getByRole('row', { name: /xattrs/ })).toContainText('empty');
+  await expect(btrees).toContainText('26 nodes');
+  expect(errors).toEqual([]);
+});
+
+test('runs a check and shows the findings grouped, with details and the exact fsck message', async ({ page }) => {
+  await openSample(page);
+  await page.getByTestId('check-start').click();
+  await expect(page.getByTestId('check-result')).toContainText('8 findings (8 errors)');
+  const findings = page.getByTestId('findings');
+  await expect(findings.getByTestId('finding-class')).toHaveCount(7);
+  await expect(findings.getByTestId('finding')).toHaveCount(8);
+  // the first error is selected: the gap in the extents btree
+  const detail = page.getByTestId('finding-detail');
+  await expect(detail).toContainText('Topology min key');
+  await expect(page.getByTestId('expected')).toHaveText('5119:5401:0');
+  await expect(page.getByTestId('actual')).toHaveText('5119:5416:0');
+  await expect(page.getByTestId('fsck-message')).toContainText('btree node with incorrect min_key at btree extents level 1:');
+  await expect(page.getByTestId('fsck-message')).toContainText('ptr: 0:47168 gen 1, not fixing');
+  await expect(detail).toContainText('What bcachefs would do');
+  // another finding
+  await findings.getByTestId('finding').filter({ hasText: 'bucket 0:115 · gen' }).click();
+  await expect(detail).toContainText('Ptr gen future');
+  await expect(page.getByTestId('fsck-message')).toHaveText('bucket 0:115 data type user ptr gen in the future: 2 > 1, not fixing');
+  await expect(page.getByTestId('expected')).toHaveText('1');
+  await expect(page.getByTestId('actual')).toHaveText('2');
+  await page.screenshot({ path: 'dist/e2e-results/findings.png', fullPage: true });
+});
+
+test('a reloaded page shows what is open and the last findings', async ({ page }) => {
+  await openSample(page);
+  await page.getByTestId('check-start').click();
+  await expect(page.getByTestId('findings').getByTestId('finding')).toHaveCount(8);
+  await page.reload();
+  await expect(page.getByTestId('uuid')).toHaveText(UUID);
+  await expect(page.getByTestId('findings').getByTestId('finding')).toHaveCount(8);
+});
+
+test('shows progress while a check runs (slow disk)', async ({ page }) => {
+  await openSample(page, SLOW);
+  await page.getByTestId('check-start').click();
+  const progress = page.getByTestId('progress');
+  await expect(progress).toBeVisible();
+  await expect(page.getByTestId('phase')).toContainText('Walking the btrees');
+  const bar = progress.getByRole('progressbar');
+  await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(20);
+  await expect(progress).toContainText(/\d+ nodes · .* of about 832 KiB/);
+  await expect(page.getByTestId('open')).toBeDisabled();
+  await page.screenshot({ path: 'dist/e2e-results/progress.png' });
+  await expect(page.getByTestId('check-result')).toContainText('8 findings', { timeout: 30_000 });
+  await expect(progress).toBeHidden();
+});
+
+test('cancels a running check', async ({ page }) => {
+  await openSample(page, SLOW);
+  await page.getByTestId('check-start').click();
+  await expect(page.getByTestId('phase')).toContainText('Walking the btrees');
+  await page.getByTestId('check-cancel').click();
+  await expect(page.getByTestId('check-result')).toContainText('cancelled');
+  await expect(page.getByTestId('check-result')).toContainText('only those found until then');
+  await expect(page.getByTestId('findings')).toBeVisible();
+  expect(await page.getByTestId('findings').getByTestId('finding').count()).toBeLessThan(8);
+  // the image is still open and can be checked again
+  await expect(page.getByTestId('check-start')).toHaveText('Check again');
+  await expect(page.getByTestId('open')).toBeEnabled();
+});
+
+test('errors say what happened and what to do', async ({ page }) => {
+  await page.goto('/');
+  await page.getByTestId('path').fill('/nonexistent/disk.img');
+  await page.getByTestId('open').click();
+  const err = page.getByTestId('error');
+  await expect(err).toContainText('Could not open /nonexistent/disk.img');
+  await expect(err).toContainText('no such file');
+  await expect(err).toContainText('Check the path');
+  await err.getByRole('button', { name: /dismiss/i }).click();
+  await expect(err).toBeHidden();
+  await page.getByTestId('path').fill('/etc/hostname');
+  await page.getByTestId('open').click();
+  await expect(err).toContainText('Check that this is the right disk or image');
+});
