@@ -52,6 +52,8 @@ export default defineConfig({
       timeout: 30_000,
       stdout: 'pipe',
       stderr: 'pipe',
+      // let the server and its service child close the image (and remove the gz temp file)
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 5000 },
     },
     {
       command: `node dist/src-web/server.js --port ${slowPort}`,
@@ -61,6 +63,8 @@ export default defineConfig({
       env: { BCACHEFS_REPAIR_TEST_CHECKER: 'tests/e2e/slow-disk-checker.mjs', SLOW_DISK_MS: '150' },
       stdout: 'pipe',
       stderr: 'pipe',
+      // let the server and its service child close the image (and remove the gz temp file)
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 5000 },
     },
   ],
 });
