@@ -3,6 +3,7 @@
 // test does it). Two servers: one as users get it, one whose checker reads through a slowed-down disk
 // (tests/e2e/slow-disk-checker.mjs) so that a check lasts long enough to watch its progress and cancel it.
 import { defineConfig } from '@playwright/test';
+import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 function freePort(): Promise<number> {
@@ -14,6 +15,14 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) {
+  throw new Error(`The e2e tests drive Debian's chromium, and ${chromium} is missing. Install it (apt-get install -y chromium) or point CHROMIUM_PATH at a Chromium binary. (Do not run "npx playwright install": it downloads browsers.)`);
+}
+for (const f of ['dist/src-web/server.js', 'dist/renderer/index.html']) {
+  if (!existsSync(f)) throw new Error(`${f} is missing: run "npm run build && npm run build:app" first (npm test does).`);
 }
 
 // chosen once by the runner; its workers inherit the environment and so agree on the ports
@@ -40,7 +49,7 @@ export default defineConfig({
     viewport: { width: 1280, height: 900 },
     screenshot: 'only-on-failure',
     launchOptions: {
-      executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+      executablePath: chromium,
       args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     },
   },
