@@ -180,6 +180,8 @@ export interface Finding {
   fsck_disposition?: 'not fixing' | 'fixing' | null;
   log_message?: string;
   explanation?: string;
+  /** when bcachefs 2021 reports it: recovery (before mark and sweep), gc (mark and sweep), fsck (later passes) */
+  stage?: 'recovery' | 'gc' | 'fsck' | string;
   [more: string]: unknown;
 }
 
@@ -199,7 +201,7 @@ export type CheckStatus = 'running' | 'completed' | 'cancelled' | 'failed';
 
 export interface CheckProgress {
   checkId: number;
-  /** what the checker is doing: superblock, roots, alloc, btrees, gc_done, done */
+  /** what the checker is doing: superblock, roots, alloc, btrees, gc_done, leaves, done */
   phase: string;
   /** the btree being walked, in the btrees phase */
   btree?: string;

@@ -171,7 +171,6 @@ export class Session {
       const nodesTotal = Math.max(overview.totalNodes, nodesDone);
       const bytesTotal = Math.max(said.estimate || overview.totalBytes, bytesDone);
       let fraction = bytesTotal ? bytesDone / bytesTotal : 0;
-      if (phase === 'gc_done') fraction = Math.max(fraction, 0.97);
       if (phase === 'done') fraction = 0.99;
       // never backwards: estimates improve as the check goes
       fraction = Math.min(Math.max(fraction, lastFraction, 0), 0.99);
