@@ -5,7 +5,10 @@
 //
 // Every payload is plain JSON (bigints travel as decimal strings), so the same messages go over stdio
 // JSON lines, Node IPC, Electron's MessagePort/utilityProcess and HTTP without any other encoding.
-// This file has no Node imports: the renderer imports its types.
+// This file has no Node imports (check/findings.ts, whose types it uses, has none either): the renderer
+// imports its types.
+
+import type { Finding, Severity } from '../check/findings.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -150,40 +153,9 @@ export interface CheckCancelResult {
   cancelling: boolean;
 }
 
-export type FindingSeverity = 'error' | 'warning' | 'info' | string;
-
-/**
- * One finding, as the checker (src-core/check/findings.ts) reports it, made JSON-safe. The fields the UI
- * shows are typed here; anything else the checker adds passes through.
- */
-export interface Finding {
-  /** stable across runs: class and location */
-  id: string;
-  class: string;
-  /** error: bcachefs 2021 reports it; warning: real, but bcachefs does not report it; info */
-  severity: FindingSeverity;
-  btree?: string;
-  level?: number;
-  /** device sector of the node holding the key, or of the node itself */
-  node_sector?: number;
-  /** the key as bcachefs prints it */
-  key?: string;
-  dev?: number;
-  bucket?: number;
-  field?: string;
-  expected?: number | string | null;
-  actual?: number | string | null;
-  /** what bcachefs's fsck would do about it */
-  repair?: { kind: string; description: string };
-  /** the exact text bcachefs 2021 prints (without ", not fixing"), or null when it prints none */
-  fsck_message?: string | null;
-  fsck_disposition?: 'not fixing' | 'fixing' | null;
-  log_message?: string;
-  explanation?: string;
-  /** when bcachefs 2021 reports it: recovery (before mark and sweep), gc (mark and sweep), fsck (later passes) */
-  stage?: 'recovery' | 'gc' | 'fsck' | string;
-  [more: string]: unknown;
-}
+export type FindingSeverity = Severity;
+/** One finding, exactly as the checker reports it (plain JSON data). */
+export type { Finding };
 
 export interface FindingsResult {
   checkId: number | null;
