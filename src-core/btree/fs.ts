@@ -4,7 +4,7 @@ import { readSuperblock, type Superblock, type SuperblockReadResult } from '../f
 import { KeyTable, decodeKey, BKEY_U64s } from '../format/bkey.js';
 import { decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, BCH_JSET_ENTRY_btree_root, type JsetEntry } from '../format/journal.js';
 import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_deleted, KEY_TYPE_discard, btreeName } from '../format/names.js';
-import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, type BtreePtr } from '../format/values.js';
+import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, type BtreePtr } from '../format/values.js';
 import { bkeyValToText, type KeyTextOptions } from '../format/print.js';
 import { readJournal, type JournalReadResult } from './journal-read.js';
 import { parseBtreeNode, type BtreeNode } from './node.js';
@@ -19,6 +19,10 @@ export interface BtreeRoot {
 }
 
 export class FsOpenError extends Error {}
+
+/** how many sibling nodes ahead of the walk are read in the background */
+const READAHEAD_WINDOW = 8;
+const readaheadIter = new ExtentEntryIter();
 
 /** Builds a BtreePtr (with its unpacked raw key) from row i of t. */
 export function btreePtrFromKey(t: KeyTable, i: number): BtreePtr | undefined {
@@ -94,6 +98,12 @@ export class Filesystem {
   readonly notes: string[] = [];
   nodeBytesRead = 0;
   nodesRead = 0;
+  /**
+   * Read-ahead: per level, the sectors of the children of the interior node read last, and how far the
+   * walk has got through them. Walkers read children in key order, so each child read asks for the one
+   * READAHEAD_WINDOW further on.
+   */
+  private readonly readahead: { sectors: number[]; next: number }[] = [];
 
   constructor(readonly dev: BlockReader) {
     if (dev.size < 8192 + 752) throw new FsOpenError(`device is too small (${dev.size} bytes) to hold a bcachefs superblock`);
@@ -168,7 +178,40 @@ export class Filesystem {
     }
     this.nodesRead++;
     this.nodeBytesRead += bytes;
-    return parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
+    const node = parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
+    if (this.dev.prefetch) this.advanceReadahead(node, p.offset);
+    return node;
+  }
+
+  private advanceReadahead(node: BtreeNode, sector: number): void {
+    const bytes = this.sb.btreeNodeSize * 512;
+    const q = this.readahead[node.level];
+    if (q) {
+      const i = q.sectors.indexOf(sector, q.next);
+      if (i >= 0) {
+        q.next = i + 1;
+        const ahead = q.sectors[i + READAHEAD_WINDOW];
+        if (ahead !== undefined) this.dev.prefetch!(ahead * 512, bytes);
+      }
+    }
+    if (node.level === 0 || !node.readable) return;
+    const sectors: number[] = [];
+    const it = readaheadIter;
+    const t = node.keys;
+    for (let k = 0; k < node.liveCount; k++) {
+      const row = node.live[k]!;
+      if (t.type[row] !== KEY_TYPE_btree_ptr_v2 && t.type[row] !== KEY_TYPE_btree_ptr) continue;
+      const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
+      it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, 0);
+      for (let e = it.next(); e >= 0; e = it.next()) {
+        if (e === BCH_EXTENT_ENTRY_ptr) {
+          if (it.ptrDev === this.sb.devIdx && (it.ptrOffset + this.sb.btreeNodeSize) * 512 <= this.dev.size) sectors.push(it.ptrOffset);
+          break;
+        }
+      }
+    }
+    this.readahead[node.level - 1] = { sectors, next: 0 };
+    for (let i = 0; i < READAHEAD_WINDOW && i < sectors.length; i++) this.dev.prefetch!(sectors[i]! * 512, bytes);
   }
 
   /**

@@ -2,4 +2,6 @@
 export interface BlockReader {
   readonly size: number;
   read(offset: number, length: number): Uint8Array;
+  /** a hint that this range will be read soon (devices without read-ahead of their own start reading it) */
+  prefetch?(offset: number, length: number): void;
 }

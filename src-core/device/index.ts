@@ -40,6 +40,11 @@ export interface BlockDevice {
   readonly notes: string[];
   /** Any byte range; throws DeviceError (EOF past the end, ESHORT, EIO, ...). Never returns partial data. */
   read(offset: number, length: number): Buffer;
+  /**
+   * Hints that [offset, offset+length) will be read soon: with O_DIRECT (no kernel readahead) the addon
+   * reads it in the background. A no-op otherwise, and for unaligned ranges.
+   */
+  prefetch(offset: number, length: number): void;
   /** Only when opened with write: true. Cannot extend the device. */
   write(offset: number, data: Uint8Array): void;
   /** fsync: data and the device's write cache. */
@@ -184,6 +189,12 @@ class Device implements BlockDevice {
     return buf;
   }
 
+  prefetch(offset: number, length: number): void {
+    if (!this.isDirect || !this.addon || this.fd === null) return;
+    if (offset % FILE_ALIGN || length % FILE_ALIGN || offset + length > this.size) return;
+    this.addon.prefetch(this.fd, offset, length);
+  }
+
   write(offset: number, data: Uint8Array): void {
     const fd = this.openFd('write');
     if (!this.writable) {
@@ -244,6 +255,7 @@ class Device implements BlockDevice {
     if (this.fd !== null) {
       const fd = this.fd;
       this.fd = null;
+      this.addon?.dropPrefetch(fd);
       try {
         closeSync(fd);
       } catch {

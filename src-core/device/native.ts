@@ -26,13 +26,19 @@ export interface DirectIoAddon {
   setDirect(fd: number, on: boolean): boolean;
   /** Current size of the aligned bounce buffer (0 before the first transfer). */
   bounceSize(): number;
+  /** Queues a background read of an aligned range; a later pread of exactly that range takes it. */
+  prefetch(fd: number, position: number, length: number): boolean;
+  /** Forgets every queued or finished read-ahead of fd (before close: fd numbers are reused). */
+  dropPrefetch(fd: number): void;
+  /** Bytes held by read-aheads not yet taken (for tests). */
+  prefetchBytes(): number;
   /** Raw CRC-32C update of buf[start, end) (SSE4.2 where available): the fast path for checksums. */
   crc32c(buf: Uint8Array, start: number, end: number, crc: number): number;
   readonly maxChunk: number;
   readonly abiVersion: number;
 }
 
-export const ADDON_ABI_VERSION = 2;
+export const ADDON_ABI_VERSION = 3;
 const REL = join('native', 'build');
 
 export interface AddonState {

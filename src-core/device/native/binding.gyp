@@ -2,8 +2,9 @@
   "targets": [
     {
       "target_name": "direct_io",
-      "sources": ["direct_io.c", "crc32c.c"],
+      "sources": ["direct_io.c", "crc32c.c", "readahead.c"],
       "defines": ["NAPI_VERSION=8"],
+      "libraries": ["-lpthread"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "conditions": [
         ["OS!='linux'", { "type": "none" }]

@@ -23,6 +23,8 @@
  *   blockInfo(fd) -> { size, logicalBlockSize }   (BLKGETSIZE64 / BLKSSZGET)
  *   setDirect(fd, on) -> previous state (fcntl F_SETFL toggles O_DIRECT)
  *   bounceSize() -> current bounce buffer size in bytes (for tests)
+ *   prefetch(fd, position, length) / dropPrefetch(fd) / prefetchBytes(): read-ahead (readahead.c)
+ *   crc32c(buf, start, end, crc): CRC-32C (crc32c.c)
  *   maxChunk -> largest single transfer (bounce buffer cap)
  *
  * Errors are thrown as Error objects with .errno (positive errno) and
@@ -39,6 +41,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include "readahead.h"
 
 #define MEM_ALIGN 4096u
 #define MIN_BOUNCE (256u * 1024u)
@@ -214,6 +218,14 @@ static napi_value js_pread(napi_env env, napi_callback_info info) {
   int64_t astart = start - (start % (int64_t)a.align);
   int64_t aend = end + ((int64_t)a.align - end % (int64_t)a.align) % (int64_t)a.align;
   size_t copied = 0;
+  unsigned char *ra_buf = NULL;
+  if (ra_take(a.fd, astart, (size_t)(aend - astart), &ra_buf) != RA_MISS) {
+    memcpy(a.data, ra_buf + (start - astart), a.length);
+    free(ra_buf);
+    napi_value r;
+    napi_create_double(env, (double)a.length, &r);
+    return r;
+  }
   int64_t cur = astart;
   while (cur < aend) {
     size_t clen = (size_t)(aend - cur);
@@ -248,6 +260,7 @@ static napi_value js_pwrite(napi_env env, napi_callback_info info) {
   int64_t astart = start - (start % (int64_t)al);
   int64_t aend = end + ((int64_t)al - end % (int64_t)al) % (int64_t)al;
   size_t written = 0;
+  ra_drop(a.fd, astart, aend); /* a read-ahead of this range would now be stale */
   int64_t cur = astart;
   while (cur < aend) {
     size_t clen = (size_t)(aend - cur);
@@ -329,6 +342,40 @@ static napi_value js_bounce_size(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* prefetch(fd, position, length) -> queued?  (aligned ranges only; see readahead.c) */
+static napi_value js_prefetch(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  int64_t pos, len;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
+      pos < 0 || len <= 0 || len > (int64_t)MAX_BOUNCE)
+    return throw_type(env, "expected (fd, position, length) with 0 < length <= maxChunk");
+  napi_value r;
+  napi_get_boolean(env, ra_prefetch(fd, pos, (size_t)len) != 0, &r);
+  return r;
+}
+
+/* dropPrefetch(fd): forget every read-ahead of fd (before closing it: fd numbers are reused) */
+static napi_value js_drop_prefetch(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  int32_t fd;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a non-negative integer");
+  ra_drop(fd, 0, -1);
+  return NULL;
+}
+
+static napi_value js_prefetch_bytes(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_double(env, (double)ra_bytes_held(), &r);
+  return r;
+}
+
 napi_value js_crc32c(napi_env env, napi_callback_info info);
 void crc32c_init(void);
 
@@ -341,12 +388,15 @@ static napi_value init(napi_env env, napi_value exports) {
       {"setDirect", NULL, js_set_direct, NULL, NULL, NULL, napi_enumerable, NULL},
       {"bounceSize", NULL, js_bounce_size, NULL, NULL, NULL, napi_enumerable, NULL},
       {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetch", NULL, js_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"dropPrefetch", NULL, js_drop_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchBytes", NULL, js_prefetch_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;
   napi_create_double(env, (double)MAX_BOUNCE, &v);
   napi_set_named_property(env, exports, "maxChunk", v);
-  napi_create_int32(env, 2, &v);
+  napi_create_int32(env, 3, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
   return exports;
 }

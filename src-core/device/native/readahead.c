@@ -1,0 +1,185 @@
+/*
+ * readahead.c: background O_DIRECT reads for bcachefs-repair.
+ *
+ * O_DIRECT bypasses the kernel's readahead, so a btree walk would wait for every node read in turn. The
+ * walker knows which nodes come next (the children of the node it just read): it asks for them here, two
+ * threads read them into aligned buffers of their own, and the next synchronous pread of exactly that
+ * range takes the data instead of going to the disk. Nothing here touches JS memory or N-API from the
+ * threads. Entries are keyed by (fd, aligned range); a write or a close drops the fd's entries, so stale
+ * data is never served.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "readahead.h"
+
+#define RA_ENTRIES 64
+#define RA_MAX_BYTES (32u * 1024u * 1024u)
+#define RA_THREADS 2
+#define RA_ALIGN 4096u
+
+enum { RA_FREE, RA_QUEUED, RA_RUNNING, RA_DONE, RA_ORPHANED };
+
+typedef struct {
+  int state;
+  int fd;
+  int64_t pos;
+  size_t len;
+  unsigned char *buf;
+  ssize_t result; /* bytes read, or -errno */
+  uint64_t order; /* FIFO among queued entries */
+} ra_entry;
+
+static ra_entry entries[RA_ENTRIES];
+static size_t bytes_held;
+static uint64_t next_order;
+static int threads_started;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+
+static void release(ra_entry *e) {
+  free(e->buf);
+  bytes_held -= e->len;
+  memset(e, 0, sizeof *e);
+}
+
+static ssize_t read_all(int fd, unsigned char *buf, size_t len, int64_t pos) {
+  size_t done = 0;
+  while (done < len) {
+    ssize_t n = pread(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return -errno;
+    }
+    if (n == 0) break;
+    done += (size_t)n;
+  }
+  return (ssize_t)done;
+}
+
+static void *worker(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mu);
+  for (;;) {
+    ra_entry *e = NULL;
+    for (int i = 0; i < RA_ENTRIES; i++)
+      if (entries[i].state == RA_QUEUED && (!e || entries[i].order < e->order)) e = &entries[i];
+    if (!e) {
+      pthread_cond_wait(&work_cv, &mu);
+      continue;
+    }
+    e->state = RA_RUNNING;
+    int fd = e->fd;
+    unsigned char *buf = e->buf;
+    size_t len = e->len;
+    int64_t pos = e->pos;
+    pthread_mutex_unlock(&mu);
+    ssize_t r = read_all(fd, buf, len, pos);
+    pthread_mutex_lock(&mu);
+    if (e->state == RA_ORPHANED) {
+      release(e);
+    } else {
+      e->result = r;
+      e->state = RA_DONE;
+    }
+    pthread_cond_broadcast(&done_cv);
+  }
+  return NULL;
+}
+
+int ra_prefetch(int fd, int64_t pos, size_t len) {
+  if (len == 0 || pos % RA_ALIGN || len % RA_ALIGN) return 0;
+  pthread_mutex_lock(&mu);
+  int ok = 0;
+  ra_entry *slot = NULL;
+  for (int i = 0; i < RA_ENTRIES; i++) {
+    ra_entry *e = &entries[i];
+    if (e->state != RA_FREE && e->state != RA_ORPHANED && e->fd == fd && e->pos == pos && e->len == len) goto out; /* already asked for */
+    if (e->state == RA_FREE && !slot) slot = e;
+  }
+  if (!slot || bytes_held + len > RA_MAX_BYTES) goto out;
+  if (!threads_started) {
+    for (int i = 0; i < RA_THREADS; i++) {
+      pthread_t t;
+      if (pthread_create(&t, NULL, worker, NULL) == 0) {
+        pthread_detach(t);
+        threads_started++;
+      }
+    }
+    if (!threads_started) goto out;
+  }
+  void *p = NULL;
+  if (posix_memalign(&p, RA_ALIGN, len) != 0) goto out;
+  slot->state = RA_QUEUED;
+  slot->fd = fd;
+  slot->pos = pos;
+  slot->len = len;
+  slot->buf = (unsigned char *)p;
+  slot->result = 0;
+  slot->order = next_order++;
+  bytes_held += len;
+  pthread_cond_signal(&work_cv);
+  ok = 1;
+out:
+  pthread_mutex_unlock(&mu);
+  return ok;
+}
+
+ssize_t ra_take(int fd, int64_t pos, size_t len, unsigned char **buf_out) {
+  pthread_mutex_lock(&mu);
+  ra_entry *e = NULL;
+  for (int i = 0; i < RA_ENTRIES; i++) {
+    ra_entry *c = &entries[i];
+    if ((c->state == RA_QUEUED || c->state == RA_RUNNING || c->state == RA_DONE) && c->fd == fd && c->pos == pos && c->len == len) {
+      e = c;
+      break;
+    }
+  }
+  if (!e) {
+    pthread_mutex_unlock(&mu);
+    return RA_MISS;
+  }
+  if (e->state == RA_QUEUED) { /* not started: cheaper to read it ourselves than to wait behind others */
+    release(e);
+    pthread_mutex_unlock(&mu);
+    return RA_MISS;
+  }
+  while (e->state == RA_RUNNING) pthread_cond_wait(&done_cv, &mu);
+  ssize_t r = e->result;
+  if (r < 0 || (size_t)r < len) { /* an error or a short read: let the caller read it again and report it */
+    release(e);
+    pthread_mutex_unlock(&mu);
+    return RA_MISS;
+  }
+  *buf_out = e->buf;
+  e->buf = NULL;
+  bytes_held -= e->len;
+  memset(e, 0, sizeof *e);
+  pthread_mutex_unlock(&mu);
+  return r;
+}
+
+void ra_drop(int fd, int64_t start, int64_t end) {
+  pthread_mutex_lock(&mu);
+  for (int i = 0; i < RA_ENTRIES; i++) {
+    ra_entry *e = &entries[i];
+    if (e->state == RA_FREE || e->state == RA_ORPHANED || e->fd != fd) continue;
+    if (end >= 0 && (e->pos >= end || e->pos + (int64_t)e->len <= start)) continue;
+    if (e->state == RA_RUNNING) e->state = RA_ORPHANED; /* the worker frees it when its read returns */
+    else release(e);
+  }
+  pthread_mutex_unlock(&mu);
+}
+
+size_t ra_bytes_held(void) {
+  pthread_mutex_lock(&mu);
+  size_t b = bytes_held;
+  pthread_mutex_unlock(&mu);
+  return b;
+}
