@@ -18,13 +18,6 @@ export function readBpos(buf: Uint8Array, off: number): Bpos {
   return { snapshot: readU32(buf, off), offset: readU64(buf, off + 4), inode: readU64(buf, off + 12) };
 }
 
-export function writeBpos(buf: Uint8Array, off: number, p: Bpos): void {
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  dv.setUint32(off, p.snapshot, true);
-  dv.setBigUint64(off + 4, p.offset, true);
-  dv.setBigUint64(off + 12, p.inode, true);
-}
-
 export function bposCmp(a: Bpos, b: Bpos): number {
   if (a.inode !== b.inode) return a.inode < b.inode ? -1 : 1;
   if (a.offset !== b.offset) return a.offset < b.offset ? -1 : 1;
@@ -44,13 +37,6 @@ export function bposSuccessor(p: Bpos): Bpos | undefined {
   return undefined;
 }
 
-export function bposPredecessor(p: Bpos): Bpos | undefined {
-  if (p.snapshot !== 0) return { inode: p.inode, offset: p.offset, snapshot: p.snapshot - 1 };
-  if (p.offset !== 0n) return { inode: p.inode, offset: p.offset - 1n, snapshot: U32_MAX };
-  if (p.inode !== 0n) return { inode: p.inode - 1n, offset: U64_MAX, snapshot: U32_MAX };
-  return undefined;
-}
-
 /** bch2_bpos_to_text. */
 export function bposToText(p: Bpos): string {
   if (bposEq(p, POS_MIN)) return 'POS_MIN';
@@ -67,15 +53,3 @@ export function bposFieldsToText(inode: string, offset: string, snapshot: number
   return `${inode}:${offset}:${snapshot === U32_MAX ? 'U32_MAX' : String(snapshot)}`;
 }
 
-/** Parses bposToText's output (and the fixtures' positions) back into a Bpos. */
-export function parseBpos(s: string): Bpos {
-  if (s === 'POS_MIN') return POS_MIN;
-  if (s === 'POS_MAX') return POS_MAX;
-  const m = /^(\d+|U64_MAX):(\d+|U64_MAX):(\d+|U32_MAX)$/.exec(s);
-  if (!m) throw new Error(`not a bpos: ${s}`);
-  return {
-    inode: m[1] === 'U64_MAX' ? U64_MAX : BigInt(m[1]!),
-    offset: m[2] === 'U64_MAX' ? U64_MAX : BigInt(m[2]!),
-    snapshot: m[3] === 'U32_MAX' ? U32_MAX : Number(m[3]),
-  };
-}

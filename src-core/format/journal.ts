@@ -2,9 +2,6 @@
 import { readU16, readU32, readU64, csumMatches } from './bytes.js';
 import { KeyTable, decodeKey, BKEY_U64s } from './bkey.js';
 
-export const BCH_JSET_ENTRY_TYPES = [
-  'btree_keys', 'btree_root', 'prio_ptrs', 'blacklist', 'blacklist_v2', 'usage', 'data_usage', 'clock', 'dev_usage',
-] as const;
 export const BCH_JSET_ENTRY_btree_keys = 0;
 export const BCH_JSET_ENTRY_btree_root = 1;
 export const BCH_JSET_ENTRY_blacklist = 3;

@@ -1,6 +1,5 @@
 // bch2_bkey_val_to_text: one key as `bcachefs list` prints it.
 import { KeyTable } from './bkey.js';
-import { u64HiLoToString } from './bytes.js';
 import { bposFieldsToText, bposToText, type Bpos } from './bpos.js';
 import {
   BCH_BKEY_TYPES, BCH_DATA_TYPES, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent, KEY_TYPE_reservation,
@@ -12,7 +11,7 @@ import {
   extentEntriesToText, btreePtrV2HeaderToText, inodeToText, direntToText, xattrToText, inlineDataToText,
   allocToText, stripeToText, BTREE_PTR_V2_HEADER_BYTES,
 } from './values.js';
-import { readU32, readU64 } from './bytes.js';
+import { readU32, readU64, u64HiLoToString } from './bytes.js';
 
 export interface KeyTextOptions {
   /** marks a pointer " stale" when its bucket's gen has moved past it (fsck messages do, `list` does not) */

@@ -1,6 +1,6 @@
 // Key values: extent entries (ptr, crc, stripe_ptr), btree_ptr_v2, alloc/alloc_v2, inode, dirent, xattr.
 // Hot-path decoders write into reusable objects; the *ToText printers follow bcachefs's val_to_text.
-import { readU16, readU32, readU64, u64FromHiLo, u64HiLoToString } from './bytes.js';
+import { readU16, readU32, readU64, u64FromHiLo } from './bytes.js';
 import { readBpos, type Bpos } from './bpos.js';
 
 // ---- extent entries (extents.h) ----
@@ -437,4 +437,3 @@ export function stripeToText(val: Uint8Array): string {
   return s;
 }
 
-export { u64HiLoToString };
