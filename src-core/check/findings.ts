@@ -22,6 +22,7 @@ export const FINDING_CLASSES = {
   btree_root_bad_max_key: 'btree root max_key is not POS_MAX',
   topology_min_key: "a child's min_key does not follow its previous sibling (gap or overlap)",
   topology_max_key: "the last child's max_key is not its parent's max_key",
+  btree_node_empty: 'an interior node has no children',
   // pointers and gens (bch2_check_fix_ptrs)
   ptr_gen_missing: 'pointer into a bucket that has no alloc key',
   ptr_gen_future: "pointer gen newer than its bucket's gen",

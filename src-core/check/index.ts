@@ -580,7 +580,7 @@ class Checker {
       } else if (bposCmp(node.maxKey, POS_MAX) !== 0) {
         this.rootRangeFinding(id, node, ptrText, 'max');
       }
-      if (node.level >= targetDepth) await this.gcNode(id, node, targetDepth);
+      if (node.level >= targetDepth) await this.gcNode(id, node, targetDepth, ptrText);
     }
     // the root's own key: bch2_gc_mark_key(..., is_root = true)
     const rt = tableForPtr(root.ptr);
@@ -608,8 +608,35 @@ class Checker {
     );
   }
 
+  /** An interior node without children: the 2021 gc walks past it silently; its topology repair drops it. */
+  private emptyInteriorNode(id: number, node: BtreeNode, ptrText: string): void {
+    const name = btreeName(id);
+    this.out.add(
+      {
+        class: 'btree_node_empty',
+        severity: 'warning',
+        btree: name,
+        level: node.level,
+        node_sector: node.sector,
+        key: ptrText,
+        expected: 'at least one child pointer',
+        actual: 'none',
+        repair: {
+          kind: 'drop_node_pointer',
+          description: "bcachefs's topology repair pass (fsck -y, run after a topology error) drops the node; an empty root is \"repair unimplemented\"",
+        },
+        fsck_message: M.msgEmptyInteriorNode(name, node.level, ptrText),
+        fsck_disposition: 'fixing',
+        explanation:
+          `the ${name} node at sector ${node.sector} (level ${node.level}) points to no children, so its key range holds no keys. ` +
+          '2021 bcachefs does not notice it in mark and sweep (fsck -n says nothing); only its topology repair pass prints this message',
+      },
+      `${name}:${node.level}:${node.sector}`,
+    );
+  }
+
   /** bch2_gc_btree_init_recurse */
-  private async gcNode(id: number, node: BtreeNode, targetDepth: number): Promise<void> {
+  private async gcNode(id: number, node: BtreeNode, targetDepth: number, ptrText: string): Promise<void> {
     const level = node.level;
     const name = btreeName(id);
     // keys: mark each, and check interior nodes' children ranges against each other
@@ -617,6 +644,7 @@ class Checker {
     let prevRow = -1;
     const keys = this.nodeKeyList(node);
     const n = keys.count;
+    if (level > 0 && n === 0) this.emptyInteriorNode(id, node, ptrText);
     for (let k = 0; k < n; k++) {
       const t = keys.table(k);
       const row = keys.row(k);
@@ -660,7 +688,7 @@ class Checker {
         );
         continue;
       }
-      await this.gcNode(id, cn, targetDepth);
+      await this.gcNode(id, cn, targetDepth, text);
     }
   }
 

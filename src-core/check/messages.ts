@@ -46,6 +46,11 @@ export function msgUnreadableNode(btree: string, childLevel: number, keyText: st
   return fsckBuf(`Unreadable btree node at btree ${btree} level ${childLevel}:\n  ${pbuf(keyText, 200)}`);
 }
 
+/** bch2_btree_repair_topology_recurse: printed only by the topology repair pass (fsck -y after a topology error). */
+export function msgEmptyInteriorNode(btree: string, level: number, keyText: string): string {
+  return fsckBuf(`empty interior btree node at btree ${btree} level ${level}\n  ${pbuf(keyText, 200)}`);
+}
+
 export function msgRootBadMinKey(posText: string): string {
   return fsckBuf(`btree root with incorrect min_key: ${pbuf(posText, 100)}`);
 }
