@@ -137,6 +137,20 @@ function parseLayout(buf: Uint8Array, off: number): SbLayout {
   return { magicOk, layoutType: buf[off + 16]!, sbMaxSizeBits: buf[off + 17]!, nrSuperblocks: nr, sbOffsets };
 }
 
+/** validate_sb_layout (super-io.c); also bounds sb_max_size_bits, which C shifts into an int. */
+export function layoutInvalid(l: SbLayout): string | undefined {
+  if (!l.magicOk) return 'Not a bcachefs superblock layout';
+  if (l.layoutType !== 0) return 'Invalid superblock layout type';
+  if (!l.nrSuperblocks) return 'Invalid superblock layout: no superblocks';
+  if (l.nrSuperblocks > 61) return 'Invalid superblock layout: too many superblocks';
+  if (l.sbMaxSizeBits > 16) return `Invalid superblock layout: superblock max size 2^${l.sbMaxSizeBits} sectors`;
+  const max = 2 ** l.sbMaxSizeBits;
+  for (let i = 1; i < l.sbOffsets.length; i++) {
+    if (l.sbOffsets[i]! < l.sbOffsets[i - 1]! + max) return 'Invalid superblock layout: superblocks overlap';
+  }
+  return undefined;
+}
+
 /**
  * Parses and validates a superblock image starting at buf[0] (read from `sector`). Throws SuperblockError
  * with the reason if it is not a usable bcachefs superblock.
@@ -213,6 +227,8 @@ export function parseSuperblock(buf: Uint8Array, sector: number): Superblock {
     jsetMagic: uuidLe ^ JSET_MAGIC,
     bsetMagic: uuidLe ^ BSET_MAGIC,
   };
+  const layoutErr = layoutInvalid(sb.layout);
+  if (layoutErr) throw new SuperblockError(layoutErr);
   if (sb.blockSize === 0 || (sb.blockSize & (sb.blockSize - 1)) !== 0) throw new SuperblockError(`invalid block size ${sb.blockSize} sectors`);
   if (sb.btreeNodeSize === 0 || (sb.btreeNodeSize & (sb.btreeNodeSize - 1)) !== 0) {
     throw new SuperblockError(`invalid btree node size ${sb.btreeNodeSize} sectors`);
@@ -291,6 +307,27 @@ function decodeField(sb: Superblock, buf: Uint8Array, type: number, start: numbe
   }
 }
 
+/**
+ * What in a valid superblock cannot be true of this device: superblock copies or buckets beyond its end
+ * (a truncated image, or the wrong device). Everything sized from the superblock is bounded by this.
+ */
+function deviceMisfit(sb: Superblock, deviceBytes: number): string | undefined {
+  const sectors = Math.floor(deviceBytes / 512);
+  for (const o of sb.layout.sbOffsets) {
+    if (o + 2 ** sb.layout.sbMaxSizeBits > sectors) {
+      return `its layout reserves sectors ${o}-${o + 2 ** sb.layout.sbMaxSizeBits - 1} for a superblock copy, beyond the end of the device (${sectors} sectors): truncated image, or the wrong device?`;
+    }
+  }
+  const m = sb.members[sb.devIdx];
+  if (!m) return `no member entry for device index ${sb.devIdx}`;
+  if (m.bucketSize < sb.blockSize) return `bucket size ${m.bucketSize} sectors is smaller than the block size`;
+  const bytes = m.nbuckets * m.bucketSize * 512;
+  if (bytes > deviceBytes) {
+    return `it says this device holds ${m.nbuckets} buckets of ${m.bucketSize * 512} bytes (${bytes} bytes), beyond the end of the device (${deviceBytes} bytes): truncated image, or the wrong device?`;
+  }
+  return undefined;
+}
+
 /** How a superblock was found: which copy, and what was wrong with the ones tried before it. */
 export interface SuperblockReadResult {
   sb: Superblock;
@@ -314,7 +351,10 @@ export function readSuperblock(read: (offset: number, length: number) => Uint8Ar
       const head = read(sector * 512, SB_HEADER_BYTES);
       const want = SB_HEADER_BYTES + readU32(head, 124) * 8;
       const buf = want <= SB_HEADER_BYTES ? head : read(sector * 512, Math.min(want, len));
-      return parseSuperblock(buf, sector);
+      const sb = parseSuperblock(buf, sector);
+      const misfit = deviceMisfit(sb, deviceBytes);
+      if (misfit) throw new SuperblockError(misfit);
+      return sb;
     } catch (e) {
       problems.push(`superblock at sector ${sector}: ${(e as Error).message}`);
       return undefined;
@@ -322,6 +362,7 @@ export function readSuperblock(read: (offset: number, length: number) => Uint8Ar
   };
   const primary = tryAt(BCH_SB_SECTOR, 1 << 20);
   if (primary) return { sb: primary, usedBackup: false, problems };
+
 
   let layout: SbLayout | undefined;
   try {
