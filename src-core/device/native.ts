@@ -32,13 +32,18 @@ export interface DirectIoAddon {
   dropPrefetch(fd: number): void;
   /** Bytes held by read-aheads not yet taken (for tests). */
   prefetchBytes(): number;
+  /** Preads served from read-ahead so far, process-wide (for tests). */
+  prefetchHits(): number;
+  /** Read-aheads queued or still being read, process-wide (for tests: 0 = all background reads done). */
+  prefetchPending(): number;
   /** Raw CRC-32C update of buf[start, end) (SSE4.2 where available): the fast path for checksums. */
   crc32c(buf: Uint8Array, start: number, end: number, crc: number): number;
   readonly maxChunk: number;
   readonly abiVersion: number;
 }
 
-export const ADDON_ABI_VERSION = 3;
+/** Must equal ADDON_ABI_VERSION in native/direct_io.c. */
+export const ADDON_ABI_VERSION = 4;
 const REL = join('native', 'build');
 
 export interface AddonState {

@@ -4,6 +4,7 @@
  * Uses the SSE4.2 crc32 instruction where the CPU has it, a slicing-by-8 table otherwise.
  */
 #include <node_api.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 #include <stdbool.h>
@@ -64,7 +65,11 @@ __attribute__((target("sse4.2"))) static uint32_t crc_hw(uint32_t c, const uint8
 napi_value js_crc32c(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4) return NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
+  if (argc < 4) {
+    napi_throw_type_error(env, NULL, "crc32c: expected (buf, start, end, crc)");
+    return NULL;
+  }
   napi_typedarray_type type;
   size_t len;
   void *data;
@@ -93,4 +98,7 @@ napi_value js_crc32c(napi_env env, napi_callback_info info) {
   return r;
 }
 
-void crc32c_init(void) { init_table(); }
+/* Called from every env's init (main thread and each worker): build the tables once, before any
+   thread can read them. */
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+void crc32c_init(void) { pthread_once(&table_once, init_table); }

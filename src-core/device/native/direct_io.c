@@ -24,6 +24,7 @@
  *   setDirect(fd, on) -> previous state (fcntl F_SETFL toggles O_DIRECT)
  *   bounceSize() -> current bounce buffer size in bytes (for tests)
  *   prefetch(fd, position, length) / dropPrefetch(fd) / prefetchBytes(): read-ahead (readahead.c)
+ *   prefetchHits() / prefetchPending(): preads served from read-ahead, reads queued or in flight (tests)
  *   crc32c(buf, start, end, crc): CRC-32C (crc32c.c)
  *   maxChunk -> largest single transfer (bounce buffer cap)
  *
@@ -42,25 +43,49 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "readahead.h"
 
+#define ADDON_ABI_VERSION 4 /* keep equal to ADDON_ABI_VERSION in ../native.ts */
 #define MEM_ALIGN 4096u
 #define MIN_BOUNCE (256u * 1024u)
 #define MAX_BOUNCE (8u * 1024u * 1024u)
 
+/* Per-JS-environment state (napi instance data): the bounce buffer and the fds this environment has
+   queued read-aheads for (removed by dropPrefetch, which close() calls). */
 typedef struct {
   unsigned char *buf;
   size_t size;
+  int *ra_fds;
+  size_t ra_nfds, ra_cap;
 } bounce_t;
 
+/* Runs when the environment is torn down, including a worker thread terminated before it closed its
+   device: drop that environment's read-aheads so they do not hold memory (and slots) until the fd number
+   is closed elsewhere. The fds themselves stay open (JS owns them); dropping a reused fd's entries
+   would only cost a re-read. */
 static void bounce_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
   bounce_t *b = (bounce_t *)data;
   if (b) {
+    for (size_t i = 0; i < b->ra_nfds; i++) ra_drop(b->ra_fds[i], 0, -1);
+    free(b->ra_fds);
     free(b->buf);
     free(b);
   }
+}
+
+static bounce_t *env_state(napi_env env) {
+  bounce_t *b = NULL;
+  if (napi_get_instance_data(env, (void **)&b) == napi_ok && b != NULL) return b;
+  b = (bounce_t *)calloc(1, sizeof *b);
+  if (!b) return NULL;
+  if (napi_set_instance_data(env, b, bounce_finalize, NULL) != napi_ok) {
+    free(b);
+    return NULL;
+  }
+  return b;
 }
 
 /* Throw an Error carrying errno/syscall; returns NULL for convenience. */
@@ -89,15 +114,8 @@ static napi_value throw_range(napi_env env, const char *msg) {
 
 /* Make sure the bounce buffer holds at least `need` bytes (need <= MAX_BOUNCE). */
 static unsigned char *bounce_get(napi_env env, size_t need) {
-  bounce_t *b = NULL;
-  if (napi_get_instance_data(env, (void **)&b) != napi_ok || b == NULL) {
-    b = (bounce_t *)calloc(1, sizeof *b);
-    if (!b) return NULL;
-    if (napi_set_instance_data(env, b, bounce_finalize, NULL) != napi_ok) {
-      free(b);
-      return NULL;
-    }
-  }
+  bounce_t *b = env_state(env);
+  if (!b) return NULL;
   if (b->size >= need) return b->buf;
   size_t sz = b->size ? b->size : MIN_BOUNCE;
   while (sz < need) sz *= 2;
@@ -174,25 +192,6 @@ static int get_xfer_args(napi_env env, napi_callback_info info, xfer_args *a) {
   a->position = pos;
   a->align = (size_t)align;
   return 1;
-}
-
-/* pread the whole range unless EOF; returns bytes read or -errno. */
-static ssize_t full_pread(int fd, unsigned char *buf, size_t len, int64_t pos, size_t align) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) break; /* EOF */
-    done += (size_t)n;
-    /* A short read that ends off the block grid can only be end of file
-       (a regular file whose size is not a multiple of align); continuing
-       from an unaligned position would fail with EINVAL under O_DIRECT. */
-    if (done % align != 0) break;
-  }
-  return (ssize_t)done;
 }
 
 static ssize_t full_pwrite(int fd, const unsigned char *buf, size_t len, int64_t pos) {
@@ -353,8 +352,25 @@ static napi_value js_prefetch(napi_env env, napi_callback_info info) {
       napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
       pos < 0 || len <= 0 || len > (int64_t)MAX_BOUNCE)
     return throw_type(env, "expected (fd, position, length) with 0 < length <= maxChunk");
+  int queued = ra_prefetch(fd, pos, (size_t)len);
+  if (queued) { /* remember fd for the environment's teardown (see bounce_finalize) */
+    bounce_t *b = env_state(env);
+    size_t i = 0;
+    while (b && i < b->ra_nfds && b->ra_fds[i] != fd) i++;
+    if (b && i == b->ra_nfds) {
+      if (b->ra_nfds == b->ra_cap) {
+        size_t cap = b->ra_cap ? b->ra_cap * 2 : 8;
+        int *p = (int *)realloc(b->ra_fds, cap * sizeof *p);
+        if (p) {
+          b->ra_fds = p;
+          b->ra_cap = cap;
+        }
+      }
+      if (b->ra_nfds < b->ra_cap) b->ra_fds[b->ra_nfds++] = fd;
+    }
+  }
   napi_value r;
-  napi_get_boolean(env, ra_prefetch(fd, pos, (size_t)len) != 0, &r);
+  napi_get_boolean(env, queued != 0, &r);
   return r;
 }
 
@@ -366,6 +382,14 @@ static napi_value js_drop_prefetch(napi_env env, napi_callback_info info) {
   int32_t fd;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a non-negative integer");
   ra_drop(fd, 0, -1);
+  bounce_t *b = NULL;
+  if (napi_get_instance_data(env, (void **)&b) == napi_ok && b) {
+    for (size_t i = 0; i < b->ra_nfds; i++)
+      if (b->ra_fds[i] == fd) {
+        b->ra_fds[i] = b->ra_fds[--b->ra_nfds];
+        break;
+      }
+  }
   return NULL;
 }
 
@@ -373,6 +397,22 @@ static napi_value js_prefetch_bytes(napi_env env, napi_callback_info info) {
   (void)info;
   napi_value r;
   napi_create_double(env, (double)ra_bytes_held(), &r);
+  return r;
+}
+
+/* prefetchHits(): preads served from read-ahead so far (process-wide; for tests) */
+static napi_value js_prefetch_hits(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_double(env, (double)ra_hits(), &r);
+  return r;
+}
+
+/* prefetchPending(): read-aheads queued or still being read (process-wide; for tests) */
+static napi_value js_prefetch_pending(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  napi_create_int32(env, ra_pending(), &r);
   return r;
 }
 
@@ -391,12 +431,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prefetch", NULL, js_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"dropPrefetch", NULL, js_drop_prefetch, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchBytes", NULL, js_prefetch_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchHits", NULL, js_prefetch_hits, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"prefetchPending", NULL, js_prefetch_pending, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;
   napi_create_double(env, (double)MAX_BOUNCE, &v);
   napi_set_named_property(env, exports, "maxChunk", v);
-  napi_create_int32(env, 3, &v);
+  napi_create_int32(env, ADDON_ABI_VERSION, &v);
   napi_set_named_property(env, exports, "abiVersion", v);
   return exports;
 }

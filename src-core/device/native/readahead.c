@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "readahead.h"
 
 #define RA_ENTRIES 64
@@ -32,12 +33,13 @@ typedef struct {
   size_t len;
   unsigned char *buf;
   ssize_t result; /* bytes read, or -errno */
-  uint64_t order; /* FIFO among queued entries */
+  uint64_t order; /* age: FIFO among queued entries, oldest-first eviction among finished ones */
 } ra_entry;
 
 static ra_entry entries[RA_ENTRIES];
 static size_t bytes_held;
 static uint64_t next_order;
+static uint64_t hits; /* ra_take calls that returned data */
 static int threads_started;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t work_cv = PTHREAD_COND_INITIALIZER;
@@ -47,20 +49,6 @@ static void release(ra_entry *e) {
   free(e->buf);
   bytes_held -= e->len;
   memset(e, 0, sizeof *e);
-}
-
-static ssize_t read_all(int fd, unsigned char *buf, size_t len, int64_t pos) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, buf + done, len - done, (off_t)(pos + (int64_t)done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -errno;
-    }
-    if (n == 0) break;
-    done += (size_t)n;
-  }
-  return (ssize_t)done;
 }
 
 static void *worker(void *arg) {
@@ -80,7 +68,7 @@ static void *worker(void *arg) {
     size_t len = e->len;
     int64_t pos = e->pos;
     pthread_mutex_unlock(&mu);
-    ssize_t r = read_all(fd, buf, len, pos);
+    ssize_t r = full_pread(fd, buf, len, pos, RA_ALIGN); /* ranges are RA_ALIGN-aligned */
     pthread_mutex_lock(&mu);
     if (e->state == RA_ORPHANED) {
       release(e);
@@ -103,7 +91,16 @@ int ra_prefetch(int fd, int64_t pos, size_t len) {
     if (e->state != RA_FREE && e->state != RA_ORPHANED && e->fd == fd && e->pos == pos && e->len == len) goto out; /* already asked for */
     if (e->state == RA_FREE && !slot) slot = e;
   }
-  if (!slot || bytes_held + len > RA_MAX_BYTES) goto out;
+  /* Full (prefetches the walker never took, e.g. children it did not descend into): make room by
+     evicting the oldest finished reads. Queued and running ones stay; if they alone fill it, give up. */
+  while (!slot || bytes_held + len > RA_MAX_BYTES) {
+    ra_entry *old = NULL;
+    for (int i = 0; i < RA_ENTRIES; i++)
+      if (entries[i].state == RA_DONE && (!old || entries[i].order < old->order)) old = &entries[i];
+    if (!old) goto out;
+    release(old);
+    if (!slot) slot = old;
+  }
   if (!threads_started) {
     for (int i = 0; i < RA_THREADS; i++) {
       pthread_t t;
@@ -150,7 +147,14 @@ ssize_t ra_take(int fd, int64_t pos, size_t len, unsigned char **buf_out) {
     pthread_mutex_unlock(&mu);
     return RA_MISS;
   }
-  while (e->state == RA_RUNNING) pthread_cond_wait(&done_cv, &mu);
+  /* While we wait, another thread may drop the entry (ra_drop: orphaned, then released by the worker),
+     evict it or reuse the slot for another request: wait only while it is still our running read, and
+     afterwards touch it only if it is still ours and finished. */
+  while (e->state == RA_RUNNING && e->fd == fd && e->pos == pos && e->len == len) pthread_cond_wait(&done_cv, &mu);
+  if (e->state != RA_DONE || e->fd != fd || e->pos != pos || e->len != len) {
+    pthread_mutex_unlock(&mu);
+    return RA_MISS;
+  }
   ssize_t r = e->result;
   if (r < 0 || (size_t)r < len) { /* an error or a short read: let the caller read it again and report it */
     release(e);
@@ -161,6 +165,7 @@ ssize_t ra_take(int fd, int64_t pos, size_t len, unsigned char **buf_out) {
   e->buf = NULL;
   bytes_held -= e->len;
   memset(e, 0, sizeof *e);
+  hits++;
   pthread_mutex_unlock(&mu);
   return r;
 }
@@ -182,4 +187,20 @@ size_t ra_bytes_held(void) {
   size_t b = bytes_held;
   pthread_mutex_unlock(&mu);
   return b;
+}
+
+uint64_t ra_hits(void) {
+  pthread_mutex_lock(&mu);
+  uint64_t h = hits;
+  pthread_mutex_unlock(&mu);
+  return h;
+}
+
+int ra_pending(void) {
+  pthread_mutex_lock(&mu);
+  int n = 0;
+  for (int i = 0; i < RA_ENTRIES; i++)
+    if (entries[i].state == RA_QUEUED || entries[i].state == RA_RUNNING || entries[i].state == RA_ORPHANED) n++;
+  pthread_mutex_unlock(&mu);
+  return n;
 }

@@ -6,11 +6,15 @@
 
 #define RA_MISS (-1000000)
 
-/* Queue a background read of the aligned range [pos, pos+len) of fd; 0 if not queued (full, unaligned). */
+/* Queue a background read of the aligned range [pos, pos+len) of fd; 0 if not queued (unaligned, already
+   asked for, or full of queued/running reads: finished but untaken ones are evicted oldest first). */
 int ra_prefetch(int fd, int64_t pos, size_t len);
 /* Take a finished read of exactly that range: its buffer (caller frees) and length, or RA_MISS. */
 ssize_t ra_take(int fd, int64_t pos, size_t len, unsigned char **buf_out);
 /* Forget fd's reads overlapping [start, end) (end < 0: all of them): before writes and on close. */
 void ra_drop(int fd, int64_t start, int64_t end);
 size_t ra_bytes_held(void);
+/* For tests: how many ra_take calls returned data; how many reads are queued or in flight. */
+uint64_t ra_hits(void);
+int ra_pending(void);
 #endif
