@@ -18,7 +18,7 @@ import { bkeyToText, bkeyValToText } from '../format/print.js';
 export const BTREE_NODE_HEADER_BYTES = 136; // struct btree_node up to its first bset
 export const BSET_HEADER_BYTES = 24;
 export const BTREE_NODE_ENTRY_HEADER_BYTES = 40; // csum + struct bset
-export const BSET_VERSION_OLD = 0;
+export const BSET_VERSION_OLD = 3;
 
 /** bcachefs's btree_err_type: how a read error is treated. */
 export type BtreeErrType = 'fixable' | 'want_retry' | 'must_retry' | 'fatal';
@@ -123,7 +123,8 @@ export function bkeyInvalid(t: KeyTable, i: number, btreeId: number, level: numb
     const snap = t.snapshot[i]!;
     if (!btreeHasSnapshots(btreeId) && snap !== 0) return 'nonzero snapshot';
     if (btreeHasSnapshots(btreeId) && snap !== U32_MAX) return 'invalid snapshot field';
-    if (t.inodeHi[i] === 0xffffffff && t.inodeLo[i] === 0xffffffff && t.offsetHi[i] === 0xffffffff && t.offsetLo[i] === 0xffffffff && snap === U32_MAX) {
+    // bkey_cmp: inode and offset only
+    if (t.inodeHi[i] === 0xffffffff && t.inodeLo[i] === 0xffffffff && t.offsetHi[i] === 0xffffffff && t.offsetLo[i] === 0xffffffff) {
       return 'POS_MAX key';
     }
   }
@@ -230,6 +231,9 @@ export function parseBtreeNode(sb: Superblock, buf: Uint8Array, expect: NodeExpe
       csumOk = csumMatches(csumType, buf, base, csumStart, keysEnd);
       if (csumOk === false) err('want_retry', 'bad_csum', 'invalid checksum', u64s);
     }
+    if (first && node.level === 0 && btreeIsExtents(expect.btreeId) && ((node.flags >> 8n) & 1n) === 0n) {
+      if (err('fatal', 'no_new_extent_overwrite', 'btree node does not have NEW_EXTENT_OVERWRITE set')) return node;
+    }
     // validate_bset
     if ((version !== BSET_VERSION_OLD && version < 9) || version >= 14) {
       if (err('fatal', 'bset_version', 'unsupported bset version', u64s)) return node;
@@ -268,7 +272,7 @@ export function parseBtreeNode(sb: Superblock, buf: Uint8Array, expect: NodeExpe
           return node;
         }
       }
-      if (bposCmp(hMax, ptr.maxKey) !== 0 && err('must_retry', 'wrong_max_key', `incorrect max key ${bposToText(hMax)}`, u64s)) return node;
+      if (bposCmp(node.maxKey, ptr.maxKey) !== 0 && err('must_retry', 'wrong_max_key', `incorrect max key ${bposToText(hMax)}`, u64s)) return node;
       node.format = readBkeyFormat(buf, 80);
       const fe = bkeyFormatInvalid(node.format);
       if (fe && err('fatal', 'bad_format', `invalid bkey format: ${fe}`, u64s)) return node;
@@ -328,7 +332,9 @@ function decodeBsetKeys(
       p += u64s * 8;
       continue;
     }
-    if (prev >= 0 && t.cmpPos(prev, row) > 0) {
+    // bkey_iter_cmp: by position, and at one position a deleted key comes before a live one
+    const order = prev >= 0 ? t.cmpPos(prev, row) || isDeleted(t, row) - isDeleted(t, prev) : -1;
+    if (order > 0) {
       // bcachefs: "keys out of order: %s > %s", each key header printed into an 80-byte buffer
       const text = `keys out of order: ${bkeyToText(t, prev).slice(0, 79)} > ${bkeyToText(t, row).slice(0, 79)}`;
       t.n--;
@@ -341,6 +347,11 @@ function decodeBsetKeys(
   }
 }
 
+function isDeleted(t: KeyTable, row: number): number {
+  const ty = t.type[row]!;
+  return ty === KEY_TYPE_deleted || ty === KEY_TYPE_discard ? 1 : 0;
+}
+
 function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxParts: Uint32Array): string | undefined {
   if (t.cmpParts(row, minParts) < 0) return 'key before start of btree node';
   if (t.cmpParts(row, maxParts) > 0) return 'key past end of btree node';
@@ -348,8 +359,8 @@ function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxPart
 }
 
 /**
- * bch2_key_sort_fix_overlapping: merge the bsets by position; at equal positions the key from the newer
- * bset wins; deleted keys are dropped.
+ * bch2_key_sort_fix_overlapping: merge the bsets by position; of the keys at one position only the newest
+ * survives (the later bset, and within a bset the later key); deleted keys are dropped.
  */
 function mergeBsets(node: BtreeNode): void {
   const t = node.keys;
@@ -367,11 +378,10 @@ function mergeBsets(node: BtreeNode): void {
     ends.push(r);
   }
   const emit = (row: number): void => {
-    const ty = t.type[row]!;
-    if (ty !== KEY_TYPE_deleted && ty !== KEY_TYPE_discard) live[out++] = row;
+    if (!isDeleted(t, row)) live[out++] = row;
   };
   if (nsets <= 1) {
-    for (let i = 0; i < t.n; i++) emit(i);
+    for (let i = 0; i < t.n; i++) if (i + 1 === t.n || t.cmpPos(i, i + 1) !== 0) emit(i);
   } else {
     const cur = starts.slice();
     for (;;) {
@@ -387,11 +397,16 @@ function mergeBsets(node: BtreeNode): void {
         if (c <= 0) best = s; // equal: s is newer than best
       }
       if (best < 0) break;
-      const row = cur[best]!;
+      let row = cur[best]!;
       for (let s = 0; s < nsets; s++) {
-        if (s !== best && cur[s]! < ends[s]! && t.cmpPos(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
+        if (s === best) continue;
+        while (cur[s]! < ends[s]! && t.cmpPos(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
       }
       cur[best] = row + 1;
+      while (cur[best]! < ends[best]! && t.cmpPos(cur[best]!, row) === 0) {
+        row = cur[best]!;
+        cur[best] = row + 1;
+      }
       emit(row);
     }
   }

@@ -62,8 +62,7 @@ export function bkeyFormatInvalid(f: BkeyFormat): string | undefined {
     }
     bits += b;
   }
-  if (bits > f.keyU64s * 64) return 'bits overflow';
-  if (f.keyU64s < 1 || f.keyU64s > BKEY_U64s) return 'bad key_u64s';
+  if (f.keyU64s !== Math.ceil(bits / 64)) return 'incorrect key_u64s';
   return undefined;
 }
 
