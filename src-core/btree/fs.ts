@@ -20,6 +20,9 @@ export interface BtreeRoot {
 
 export class FsOpenError extends Error {}
 
+/** bcachefs's BTREE_MAX_DEPTH: a root claiming a higher level is damaged */
+export const BTREE_MAX_DEPTH = 4;
+
 /** how many sibling nodes ahead of the walk are read in the background */
 const READAHEAD_WINDOW = 8;
 const readaheadIter = new ExtentEntryIter();
@@ -131,20 +134,26 @@ export class Filesystem {
       }
     } else {
       this.rootsFrom = 'journal';
-      const newest = this.journal.jsets[this.journal.jsets.length - 1];
-      if (!newest) throw new FsOpenError('filesystem was not cleanly unmounted and no journal entry could be read: cannot find the btree roots');
-      rootEntries = newest.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
-      // roots may be in older entries if the newest did not carry them all
-      for (const j of this.journal.jsets) {
-        if (j.seq >= newest.lastSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
+      // as bch2_journal_read: damaged entries are not used, and entries written after the last flush
+      // entry may never have reached the disk whole; replay runs from that entry's last_seq
+      const usable = this.journal.jsets.filter((j, i, all) => !j.error && j.csumOk !== false && (i === 0 || all[i - 1]!.seq !== j.seq));
+      const lastFlush = usable.filter((j) => !j.noFlush).pop();
+      if (!lastFlush) {
+        throw new FsOpenError('filesystem was not cleanly unmounted and no complete journal flush entry could be read: cannot find the btree roots');
       }
+      const replay = usable.filter((j) => j.seq >= lastFlush.lastSeq && j.seq <= lastFlush.seq);
+      // roots from every replayed entry in order, later ones replacing earlier (journal_replay_early)
+      rootEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root));
+      keyEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
+      const skipped = this.journal.jsets.length - usable.length;
+      if (skipped) this.notes.push(`journal: ${skipped} damaged or duplicate entries not used`);
     }
     for (const e of rootEntries) {
       const t = new KeyTable(1);
       t.reset(e.buf);
       const err = decodeEntryKeys(e, t);
       const ptr = t.n ? btreePtrFromKey(t, 0) : undefined;
-      if (err || !ptr || e.btreeId >= BTREE_ID_NR) {
+      if (err || !ptr || e.btreeId >= BTREE_ID_NR || e.level >= BTREE_MAX_DEPTH) {
         this.notes.push(`btree root entry for btree ${btreeName(e.btreeId)} is damaged`);
         continue;
       }
