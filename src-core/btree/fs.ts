@@ -170,6 +170,26 @@ export class Filesystem {
     this.journalKeys = collectJournalKeys(keyEntries);
   }
 
+  private readonly visited = new Set<number>();
+
+  /**
+   * Starts a walk. In a sound btree every node has one parent; a damaged or crafted one can point many
+   * parents at one subtree, and descending each time would cost fanout^depth reads. Walkers descend into
+   * a node only on its firstVisit.
+   */
+  beginWalk(): void {
+    this.visited.clear();
+  }
+
+  firstVisit(ptr: BtreePtr): boolean {
+    const p = ptr.ptrs[0];
+    if (!p) return true;
+    const key = p.dev * 2 ** 44 + p.offset;
+    if (this.visited.has(key)) return false;
+    this.visited.add(key);
+    return true;
+  }
+
   /** Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception. */
   readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
     const p = ptr.ptrs[0];
@@ -230,6 +250,8 @@ export class Filesystem {
   walk(btreeId: number, visit: (node: BtreeNode, ptr: BtreePtr, parent: BtreeNode | undefined) => boolean | void): void {
     const root = this.roots[btreeId]!;
     if (root.fake) return;
+    this.beginWalk();
+    this.firstVisit(root.ptr);
     const tables: KeyTable[] = [];
     const rec = (level: number, ptr: BtreePtr, parent: BtreeNode | undefined): void => {
       const t = (tables[level] ??= new KeyTable(level ? 256 : 4096));
@@ -241,7 +263,7 @@ export class Filesystem {
         const c = btreePtrFromKey(node.keys, node.live[k]!);
         if (c) children.push(c);
       }
-      for (const c of children) rec(level - 1, c, node);
+      for (const c of children) if (this.firstVisit(c)) rec(level - 1, c, node);
     };
     rec(root.level, root.ptr, undefined);
   }
@@ -332,8 +354,9 @@ function cmpAcross(a: KeyTable, i: number, b: KeyTable, j: number): number {
 export function forEachNodePointer(fs: Filesystem, btreeId: number, minLevel: number, cb: (text: string, level: number) => void, onNode?: (node: BtreeNode) => void): void {
   const root = fs.roots[btreeId]!;
   if (minLevel > root.level) return;
+  fs.beginWalk();
   const rec = (level: number, ptr: BtreePtr, text: string): void => {
-    if (level > minLevel && !root.fake) {
+    if (level > minLevel && !root.fake && fs.firstVisit(ptr)) {
       const node = fs.readNode(btreeId, level, ptr);
       onNode?.(node);
       if (node.readable) {

@@ -222,12 +222,14 @@ class Checker {
     const rootNode = this.rootNodes[id];
     if (root.fake || !rootNode || !rootNode.readable || rootNode.level === 0) return;
     const name = btreeName(id);
+    this.fs.beginWalk();
+    this.fs.firstVisit(root.ptr);
     const rec = async (node: BtreeNode): Promise<void> => {
       const t = node.keys;
       for (let k = 0; k < node.liveCount; k++) {
         const row = node.live[k]!;
         const child = btreePtrFromKey(t, row);
-        if (!child) continue;
+        if (!child || !this.firstVisit(id, child)) continue;
         const level = node.level - 1;
         const cn = this.readNode(id, level, child, this.tableFor(level));
         await this.nodeDone();
@@ -287,6 +289,13 @@ class Checker {
       await new Promise<void>((r) => setImmediate(r));
       if (this.opts.signal?.aborted) throw new CheckAborted();
     }
+  }
+
+  /** Descend into each node once per walk (see Filesystem.firstVisit); say so when a node is reached again. */
+  private firstVisit(id: number, ptr: BtreePtr): boolean {
+    if (this.fs.firstVisit(ptr)) return true;
+    this.noteLimitation(`${btreeName(id)}: more than one pointer leads to the node at sector ${ptr.ptrs[0]?.offset}; it was checked once`);
+    return false;
   }
 
   private readNode(btreeId: number, level: number, ptr: BtreePtr, table?: KeyTable): BtreeNode {
@@ -413,6 +422,8 @@ class Checker {
     const id = BTREE_ID_alloc;
     const root = this.fs.roots[id]!;
     const rootNode = this.rootNodes[id];
+    this.fs.beginWalk();
+    this.fs.firstVisit(root.ptr);
     const a = newAllocUnpacked();
     let unreadable = false;
     const loadLeaf = (node: BtreeNode): void => {
@@ -479,7 +490,7 @@ class Checker {
       for (let k = 0; k < node.liveCount; k++) {
         const row = node.live[k]!;
         const child = btreePtrFromKey(t, row);
-        if (!child) continue;
+        if (!child || !this.firstVisit(id, child)) continue;
         const text = this.keyText(t, row);
         const cn = this.readNode(id, node.level - 1, child, this.tableFor(node.level - 1));
         await this.nodeDone();
@@ -573,6 +584,8 @@ class Checker {
     if (root.fake) return;
     const node = this.rootNodes[id];
     const targetDepth = (LEAF_NEEDS_GC >> id) & 1 ? 0 : 1;
+    this.fs.beginWalk();
+    this.fs.firstVisit(root.ptr);
     if (node && node.readable) {
       const ptrText = bkeyValToText(tableForPtr(root.ptr), 0, { stale: this.staleFn });
       if (bposCmp(node.minKey, POS_MIN) !== 0) {
@@ -660,7 +673,7 @@ class Checker {
       const t = keys.table(k);
       const row = keys.row(k);
       const child = btreePtrFromKey(t, row);
-      if (!child) continue;
+      if (!child || !this.firstVisit(id, child)) continue;
       const cn = this.readNode(id, level - 1, child, this.tableFor(level - 1));
       await this.nodeDone();
       const text = this.keyText(t, row);
