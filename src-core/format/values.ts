@@ -250,9 +250,17 @@ export function newAllocUnpacked(): AllocUnpacked {
 const ALLOC_V2_WIDTH = [64, 64, 16, 16, 32, 8];
 const ALLOC_V1_BYTES = [2, 2, 1, 2, 2, 1, 4, 1]; // read_time write_time data_type dirty cached oldest_gen stripe stripe_redundancy
 
-/** Unpacks an alloc (12) or alloc_v2 (20) value into out; false on a malformed value. */
+const ALLOC_V2_FIELDS = ['readTime', 'writeTime', 'dirtySectors', 'cachedSectors', 'stripe', 'stripeRedundancy'] as const;
+const ALLOC_V1_FIELDS = ['readTime', 'writeTime', 'dataType', 'dirtySectors', 'cachedSectors', 'oldestGen', 'stripe', 'stripeRedundancy'] as const;
+
+/**
+ * Unpacks an alloc (12) or alloc_v2 (20) value into out, as bch2_alloc_unpack does: fields start at 0, and
+ * a malformed value keeps what was decoded before the fault (returns false then).
+ */
 export function allocUnpack(type: number, buf: Uint8Array, off: number, len: number, out: AllocUnpacked): boolean {
   const end = off + len;
+  out.gen = out.oldestGen = out.dataType = 0;
+  out.readTime = out.writeTime = out.dirtySectors = out.cachedSectors = out.stripe = out.stripeRedundancy = 0;
   if (type === 20) {
     if (len < 4) return false;
     const nr = buf[off]!;
@@ -260,18 +268,14 @@ export function allocUnpack(type: number, buf: Uint8Array, off: number, len: num
     out.oldestGen = buf[off + 2]!;
     out.dataType = buf[off + 3]!;
     let p = off + 4;
-    const v = [0, 0, 0, 0, 0, 0];
-    for (let f = 0; f < 6; f++) {
-      if (f < nr) {
-        if (!varintDecode(buf, p, end)) return false;
-        p += varint.bytes;
-        const w = ALLOC_V2_WIDTH[f]!;
-        if (w < 64 && (varint.hi !== 0 || (w < 32 && varint.lo >= 2 ** w))) return false;
-        if (varint.hi >= 0x20_0000) return false; // times beyond 2^53 are not meaningful here
-        v[f] = varint.hi * 0x1_0000_0000 + varint.lo;
-      }
+    for (let f = 0; f < ALLOC_V2_FIELDS.length && f < nr; f++) {
+      if (!varintDecode(buf, p, end)) return false;
+      p += varint.bytes;
+      const w = ALLOC_V2_WIDTH[f]!;
+      // a value wider than its field, or beyond 2^53 (times), does not unpack
+      if (varint.hi >= 0x20_0000 || (w < 64 && (varint.hi !== 0 || (w < 32 && varint.lo >= 2 ** w)))) return false;
+      out[ALLOC_V2_FIELDS[f]!] = varint.hi * 0x1_0000_0000 + varint.lo;
     }
-    [out.readTime, out.writeTime, out.dirtySectors, out.cachedSectors, out.stripe, out.stripeRedundancy] = v as [number, number, number, number, number, number];
     return true;
   }
   if (type === 12) {
@@ -279,16 +283,13 @@ export function allocUnpack(type: number, buf: Uint8Array, off: number, len: num
     const fields = buf[off]!;
     out.gen = buf[off + 1]!;
     let p = off + 2;
-    const v = [0, 0, 0, 0, 0, 0, 0, 0];
-    for (let f = 0; f < 8; f++) {
+    for (let f = 0; f < ALLOC_V1_FIELDS.length; f++) {
       if (!(fields & (1 << f))) continue;
       const n = ALLOC_V1_BYTES[f]!;
       if (p + n > end) return false;
-      v[f] = n === 1 ? buf[p]! : n === 2 ? readU16(buf, p) : readU32(buf, p);
+      out[ALLOC_V1_FIELDS[f]!] = n === 1 ? buf[p]! : n === 2 ? readU16(buf, p) : readU32(buf, p);
       p += n;
     }
-    [out.readTime, out.writeTime, out.dataType, out.dirtySectors, out.cachedSectors, out.oldestGen, out.stripe, out.stripeRedundancy] =
-      v as [number, number, number, number, number, number, number, number];
     return true;
   }
   return false;
