@@ -84,22 +84,27 @@ export function readRecordedUsage(fs: Filesystem): RecordedUsage {
     if (e.type !== BCH_JSET_ENTRY_usage && e.type !== BCH_JSET_ENTRY_data_usage && e.type !== BCH_JSET_ENTRY_dev_usage) continue;
     const u = decodeUsageEntry(e);
     if (!u) continue;
+    // usage counters are sectors, buckets and inodes: beyond 2^53 they are damage, and the check says so
+    const counter = (v: bigint): number => {
+      if (v > BigInt(Number.MAX_SAFE_INTEGER)) rec.oversized.push(`recorded ${u.kind} value ${v} is implausibly large; compared approximately`);
+      return Number(v);
+    };
     if (u.kind === 'usage') {
-      if (u.usageType === 0 && u.index < BCH_REPLICAS_MAX) rec.persistentReserved[u.index] = Number(u.v);
-      else if (u.usageType === 1) rec.nrInodes = Number(u.v);
+      if (u.usageType === 0 && u.index < BCH_REPLICAS_MAX) rec.persistentReserved[u.index] = counter(u.v);
+      else if (u.usageType === 1) rec.nrInodes = counter(u.v);
       else if (u.usageType === 2) rec.keyVersion = u.v;
     } else if (u.kind === 'data_usage') {
       const entry = { dataType: u.dataType, nrRequired: u.nrRequired, devs: u.devs };
       const k = `${entry.dataType}/${entry.nrRequired}/${[...entry.devs].sort((a, b) => a - b).join(',')}`;
       const i = rec.replicas.findIndex((r) => `${r.entry.dataType}/${r.entry.nrRequired}/${[...r.entry.devs].sort((a, b) => a - b).join(',')}` === k);
-      if (i >= 0) rec.replicas[i]!.sectors = Number(u.v);
-      else rec.replicas.push({ entry, sectors: Number(u.v) });
+      if (i >= 0) rec.replicas[i]!.sectors = counter(u.v);
+      else rec.replicas.push({ entry, sectors: counter(u.v) });
     } else {
       const du = newDevUsage();
-      du.bucketsEc = Number(u.bucketsEc);
-      du.bucketsUnavailable = Number(u.bucketsUnavailable);
+      du.bucketsEc = counter(u.bucketsEc);
+      du.bucketsUnavailable = counter(u.bucketsUnavailable);
       u.d.forEach((x, i) => {
-        if (i < du.d.length) du.d[i] = { buckets: Number(x.buckets), sectors: Number(x.sectors), fragmented: Number(x.fragmented) };
+        if (i < du.d.length) du.d[i] = { buckets: counter(x.buckets), sectors: counter(x.sectors), fragmented: counter(x.fragmented) };
       });
       rec.devs.set(u.dev, du);
     }
@@ -170,6 +175,7 @@ class Checker {
       this.devs[m.index] = new DevBuckets(m.index, m.nbuckets, m.bucketSize, m.firstBucket);
     }
     this.recorded = readRecordedUsage(fs);
+    this.limitations.push(...this.recorded.oversized);
     const kv = this.recorded.keyVersion;
     this.keyVersionHi = Number((kv >> 32n) & 0xffffffffn);
     this.keyVersionLo = Number(kv & 0xffffffffn);

@@ -303,10 +303,12 @@ export interface RecordedUsage {
   replicas: { entry: ReplicasEntry; sectors: number }[];
   /** dev_usage entries by device index */
   devs: Map<number, DevUsage>;
+  /** recorded values too large to compare exactly (above 2^53: certainly damaged) */
+  oversized: string[];
 }
 
 export function emptyRecordedUsage(): RecordedUsage {
-  return { nrInodes: 0, keyVersion: 0n, persistentReserved: [0, 0, 0, 0], replicas: [], devs: new Map() };
+  return { nrInodes: 0, keyVersion: 0n, persistentReserved: [0, 0, 0, 0], replicas: [], devs: new Map(), oversized: [] };
 }
 
 /**
