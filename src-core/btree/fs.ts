@@ -1,7 +1,7 @@
 // An opened filesystem: superblock, journal, btree roots, and node reads. The btree-and-journal
 // iteration (btree keys with the journal's newer keys laid over them) lives here too.
 import { readSuperblock, type Superblock, type SuperblockReadResult } from '../format/superblock.js';
-import { KeyTable, decodeKey, BKEY_U64s } from '../format/bkey.js';
+import { KeyTable, decodeKey, bposToParts, BKEY_U64s } from '../format/bkey.js';
 import { decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, BCH_JSET_ENTRY_btree_root, type JsetEntry } from '../format/journal.js';
 import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_deleted, KEY_TYPE_discard, btreeName } from '../format/names.js';
 import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, type BtreePtr } from '../format/values.js';
@@ -171,6 +171,25 @@ export class Filesystem {
   }
 
   private readonly visited = new Set<number>();
+  private readonly journalRowCache = new Map<number, number[]>();
+
+  /** Rows of journalKeys.table for one btree level: the newest key per position, in key order. */
+  journalRows(btreeId: number, level: number): number[] {
+    const cacheKey = btreeId * 16 + level;
+    let rows = this.journalRowCache.get(cacheKey);
+    if (!rows) {
+      const jk = this.journalKeys;
+      rows = [];
+      for (const r of jk.order) {
+        if (jk.btreeId[r] !== btreeId || jk.level[r] !== level) continue;
+        const last = rows[rows.length - 1];
+        if (last !== undefined && jk.table.cmpPos(last, r) === 0) rows[rows.length - 1] = r;
+        else rows.push(r);
+      }
+      this.journalRowCache.set(cacheKey, rows);
+    }
+    return rows;
+  }
 
   /**
    * Starts a walk. In a sound btree every node has one parent; a damaged or crafted one can point many
@@ -303,23 +322,15 @@ function collectJournalKeys(entries: JsetEntry[]): JournalKeys {
  */
 export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, row: number) => void, onNode?: (node: BtreeNode) => void): void {
   const jk = fs.journalKeys;
-  const jrows = jk.order.filter((r) => jk.btreeId[r] === btreeId && jk.level[r] === 0);
-  // keep only the newest journal key at each position
-  const jlist: number[] = [];
-  for (const r of jrows) {
-    const last = jlist[jlist.length - 1];
-    if (last !== undefined && jk.table.cmpPos(last, r) === 0) jlist[jlist.length - 1] = r;
-    else jlist.push(r);
-  }
+  const jlist = fs.journalRows(btreeId, 0);
   let j = 0;
-  const isDeleted = (t: KeyTable, r: number): boolean => t.type[r] === KEY_TYPE_deleted || t.type[r] === KEY_TYPE_discard;
   const emitJournalBefore = (t: KeyTable, row: number): boolean => {
     // emits journal keys positioned before row; returns true if one sits exactly at row (it replaces it)
     while (j < jlist.length) {
       const jr = jlist[j]!;
       const c = cmpAcross(jk.table, jr, t, row);
       if (c > 0) return false;
-      if (!isDeleted(jk.table, jr)) cb(jk.table, jr);
+      if (!isWhiteout(jk.table, jr)) cb(jk.table, jr);
       j++;
       if (c === 0) return true;
     }
@@ -335,7 +346,72 @@ export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, ro
       cb(t, row);
     }
   });
-  for (; j < jlist.length; j++) if (!isDeleted(jk.table, jlist[j]!)) cb(jk.table, jlist[j]!);
+  for (; j < jlist.length; j++) if (!isWhiteout(jk.table, jlist[j]!)) cb(jk.table, jlist[j]!);
+}
+
+/** A node's keys in order, each as (table, row). */
+export interface NodeKeyList {
+  count: number;
+  table(k: number): KeyTable;
+  row(k: number): number;
+}
+
+/**
+ * The keys of one node with the journal's keys for its range laid over them (bcachefs's
+ * btree_and_journal_iter for a node, as gc uses it).
+ */
+export function nodeKeysWithJournal(fs: Filesystem, node: BtreeNode): NodeKeyList {
+  const t = node.keys;
+  const plain: NodeKeyList = { count: node.liveCount, table: () => t, row: (k) => node.live[k]! };
+  const all = fs.journalRows(node.btreeId, node.level);
+  if (!all.length) return plain;
+  const jt = fs.journalKeys.table;
+  const min = bposToParts(node.minKey);
+  const max = bposToParts(node.maxKey);
+  // the node's range in the sorted journal rows
+  let lo = 0;
+  let hi = all.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (jt.cmpParts(all[mid]!, min) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  let end = lo;
+  while (end < all.length && jt.cmpParts(all[end]!, max) <= 0) end++;
+  if (end === lo) return plain;
+  const tabs: KeyTable[] = [];
+  const rows: number[] = [];
+  const pushJournal = (r: number): void => {
+    if (!isWhiteout(jt, r)) {
+      tabs.push(jt);
+      rows.push(r);
+    }
+  };
+  let j = lo;
+  for (let k = 0; k < node.liveCount; k++) {
+    const row = node.live[k]!;
+    let replaced = false;
+    while (j < end) {
+      const c = cmpAcross(jt, all[j]!, t, row);
+      if (c > 0) break;
+      pushJournal(all[j]!);
+      j++;
+      if (c === 0) {
+        replaced = true;
+        break;
+      }
+    }
+    if (!replaced) {
+      tabs.push(t);
+      rows.push(row);
+    }
+  }
+  for (; j < end; j++) pushJournal(all[j]!);
+  return { count: rows.length, table: (k) => tabs[k]!, row: (k) => rows[k]! };
+}
+
+function isWhiteout(t: KeyTable, r: number): boolean {
+  return t.type[r] === KEY_TYPE_deleted || t.type[r] === KEY_TYPE_discard;
 }
 
 function cmpAcross(a: KeyTable, i: number, b: KeyTable, j: number): number {

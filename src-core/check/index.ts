@@ -13,7 +13,7 @@
 //      the root's own key is marked last;
 //   5. bch2_gc_done compares buckets, device and filesystem usage.
 import type { Filesystem } from '../btree/fs.js';
-import { btreePtrFromKey } from '../btree/fs.js';
+import { btreePtrFromKey, nodeKeysWithJournal, type NodeKeyList } from '../btree/fs.js';
 import type { BtreeNode, BtreeNodeError } from '../btree/node.js';
 import { KeyTable, decodeKey } from '../format/bkey.js';
 import { bposCmp, bposSuccessor, bposToText, POS_MAX, POS_MIN, type Bpos } from '../format/bpos.js';
@@ -21,7 +21,7 @@ import { decodeUsageEntry, BCH_JSET_ENTRY_usage, BCH_JSET_ENTRY_data_usage, BCH_
 import {
   BCH_DATA_btree, BCH_DATA_cached, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user, BTREE_ID_alloc, KEY_TYPE_alloc, KEY_TYPE_alloc_v2,
   KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent, KEY_TYPE_inode, KEY_TYPE_reflink_v, KEY_TYPE_reservation,
-  KEY_TYPE_stripe, KEY_TYPE_deleted, KEY_TYPE_discard, btreeName,
+  KEY_TYPE_stripe, btreeName,
 } from '../format/names.js';
 import { bkeyValToText } from '../format/print.js';
 import {
@@ -712,55 +712,8 @@ class Checker {
   }
 
   /** The keys of a node with the journal's keys laid over them (bch2_btree_and_journal_iter). */
-  private nodeKeyList(node: BtreeNode): { count: number; table(k: number): KeyTable; row(k: number): number } {
-    const t = node.keys;
-    if (!this.hasJournalKeys) {
-      return { count: node.liveCount, table: () => t, row: (k) => node.live[k]! };
-    }
-    const jk = this.fs.journalKeys;
-    const jt = jk.table;
-    const jrows: number[] = [];
-    for (const r of jk.order) {
-      if (jk.btreeId[r] !== node.btreeId || jk.level[r] !== node.level) continue;
-      if (jt.cmpBpos(r, node.minKey) < 0 || jt.cmpBpos(r, node.maxKey) > 0) continue;
-      const last = jrows[jrows.length - 1];
-      if (last !== undefined && jt.cmpPos(last, r) === 0) jrows[jrows.length - 1] = r;
-      else jrows.push(r);
-    }
-    if (!jrows.length) return { count: node.liveCount, table: () => t, row: (k) => node.live[k]! };
-    const tabs: KeyTable[] = [];
-    const rows: number[] = [];
-    let j = 0;
-    const cmp = (a: KeyTable, i: number, b: KeyTable, r: number): number => {
-      const p = a.pos(i);
-      return -b.cmpBpos(r, p);
-    };
-    const pushJ = (r: number): void => {
-      if (jt.type[r] !== KEY_TYPE_deleted && jt.type[r] !== KEY_TYPE_discard) {
-        tabs.push(jt);
-        rows.push(r);
-      }
-    };
-    for (let k = 0; k < node.liveCount; k++) {
-      const row = node.live[k]!;
-      let replaced = false;
-      while (j < jrows.length) {
-        const c = cmp(jt, jrows[j]!, t, row);
-        if (c > 0) break;
-        pushJ(jrows[j]!);
-        j++;
-        if (c === 0) {
-          replaced = true;
-          break;
-        }
-      }
-      if (!replaced) {
-        tabs.push(t);
-        rows.push(row);
-      }
-    }
-    for (; j < jrows.length; j++) pushJ(jrows[j]!);
-    return { count: rows.length, table: (k) => tabs[k]!, row: (k) => rows[k]! };
+  private nodeKeyList(node: BtreeNode): NodeKeyList {
+    return nodeKeysWithJournal(this.fs, node);
   }
 
   /** bch2_gc_check_topology */
