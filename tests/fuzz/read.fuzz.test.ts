@@ -9,23 +9,35 @@ import { bkeyValToText } from '../../src-core/format/print.js';
 import { BTREE_ID_NR } from '../../src-core/format/names.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { rng } from '../device/helpers.js';
+import { bchChecksum32 } from '../../src-core/format/bytes.js';
 import { checkFilesystem } from '../../src-core/check/index.js';
 
 interface Region {
   start: number;
   len: number;
+  /** a checksummed range inside it: [from, to) covered by the crc32c stored at `at` */
+  csum?: { at: number; from: number; to: number };
 }
 
 /** The metadata of an image: superblocks, layout, journal buckets, every btree node. */
 function metadataRegions(img: Uint8Array): Region[] {
   const fs = new Filesystem({ size: img.length, read: (o, l) => img.subarray(o, o + l) });
-  const regions: Region[] = [{ start: 7 * 512, len: 512 }, { start: 8 * 512, len: fs.sb.bytes.length }];
-  for (const s of fs.sb.layout.sbOffsets) regions.push({ start: s * 512, len: fs.sb.bytes.length });
+  const sbLen = fs.sb.bytes.length;
+  const regions: Region[] = [{ start: 7 * 512, len: 512 }];
+  for (const s of fs.sb.layout.sbOffsets) {
+    regions.push({ start: s * 512, len: sbLen, csum: { at: s * 512, from: s * 512 + 16, to: s * 512 + sbLen } });
+  }
   const bucketBytes = fs.sb.members[0]!.bucketSize * 512;
   for (const b of fs.sb.journalBuckets[0] ?? []) regions.push({ start: b * bucketBytes, len: 8192 });
   for (let id = 0; id < BTREE_ID_NR; id++) {
     fs.walk(id, (node) => {
-      regions.push({ start: node.sector * 512, len: node.written * 512 || 4096 });
+      const base = node.sector * 512;
+      const first = node.bsets[0];
+      regions.push({
+        start: base,
+        len: node.written * 512 || 4096,
+        ...(first ? { csum: { at: base, from: base + 16, to: base + first.keysEnd } } : {}),
+      });
     });
   }
   return regions;
@@ -86,7 +98,7 @@ describe.each(['clean-default-64m', 'clean-32k-depth2'])('fuzz %s', (fx) => {
         if (!saved.has(p)) saved.set(p, img[p]!);
         img[p] = v;
       };
-      const kind = c % 4;
+      const kind = c % 5;
       const reg = regions[Math.floor(rand() * regions.length)]!;
       const at = reg.start + Math.floor(rand() * reg.len);
       let what = '';
@@ -106,6 +118,18 @@ describe.each(['clean-default-64m', 'clean-32k-depth2'])('fuzz %s', (fx) => {
         const n = 512 * (1 + Math.floor(rand() * 8));
         for (let i = 0; i < n; i++) poke(sector + i, 0);
         what = `zeroed sectors at ${sector}`;
+      } else if (kind === 4) {
+        // damage that a checksum does not catch: bit flips with the checksum recomputed
+        const withCsum = regions.filter((r) => r.csum);
+        const r = withCsum[Math.floor(rand() * withCsum.length)]!.csum!;
+        const n = 1 + Math.floor(rand() * 4);
+        for (let i = 0; i < n; i++) {
+          const p = r.from + Math.floor(rand() * (r.to - r.from));
+          poke(p, img[p]! ^ (1 << Math.floor(rand() * 8)));
+        }
+        const sum = bchChecksum32(1, img, r.from, r.to)!;
+        for (let i = 0; i < 4; i++) poke(r.at + i, (sum >>> (8 * i)) & 0xff);
+        what = `${n} bit flips under a recomputed checksum at ${r.at}`;
       } else {
         const cut = Math.floor(rand() * img.length);
         what = `truncated to ${cut}`;
