@@ -65,10 +65,15 @@ export function btreePtrFromKey(t: KeyTable, i: number): BtreePtr | undefined {
 
 /** A pointer's key as bcachefs prints it (bch2_bkey_val_to_text). */
 export function btreePtrToText(ptr: BtreePtr, opts: KeyTextOptions = {}): string {
+  return bkeyValToText(btreePtrTable(ptr), 0, opts);
+}
+
+/** A one-row KeyTable holding a pointer's unpacked key (for roots, which live outside any node). */
+export function btreePtrTable(ptr: BtreePtr): KeyTable {
   const t = new KeyTable(1);
   t.reset(ptr.raw);
   decodeKey(t, t.push(), ptr.raw, 0, null);
-  return bkeyValToText(t, 0, opts);
+  return t;
 }
 
 const FAKE_ROOT_RAW = (() => {

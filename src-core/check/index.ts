@@ -13,9 +13,9 @@
 //      the root's own key is marked last;
 //   5. bch2_gc_done compares buckets, device and filesystem usage.
 import type { Filesystem } from '../btree/fs.js';
-import { btreePtrFromKey, nodeKeysWithJournal, type NodeKeyList } from '../btree/fs.js';
+import { btreePtrFromKey, btreePtrTable, nodeKeysWithJournal, type NodeKeyList } from '../btree/fs.js';
 import type { BtreeNode, BtreeNodeError } from '../btree/node.js';
-import { KeyTable, decodeKey } from '../format/bkey.js';
+import { KeyTable } from '../format/bkey.js';
 import { bposCmp, bposSuccessor, bposToText, POS_MAX, POS_MIN, type Bpos } from '../format/bpos.js';
 import { decodeUsageEntry, BCH_JSET_ENTRY_usage, BCH_JSET_ENTRY_data_usage, BCH_JSET_ENTRY_dev_usage, type JsetEntry } from '../format/journal.js';
 import {
@@ -110,14 +110,6 @@ export function readRecordedUsage(fs: Filesystem): RecordedUsage {
     }
   }
   return rec;
-}
-
-/** A one-row KeyTable holding a pointer's unpacked key (root keys). */
-function tableForPtr(ptr: BtreePtr): KeyTable {
-  const t = new KeyTable(1);
-  t.reset(ptr.raw);
-  decodeKey(t, t.push(), ptr.raw, 0, null);
-  return t;
 }
 
 class Checker {
@@ -398,7 +390,7 @@ class Checker {
     if (root.fake) return;
     const node = this.readNode(id, root.level, root.ptr, new KeyTable(root.level ? 256 : 4096));
     this.rootNodes[id] = node;
-    const ptrText = bkeyValToText(tableForPtr(root.ptr), 0, { stale: this.staleFn });
+    const ptrText = bkeyValToText(btreePtrTable(root.ptr), 0, { stale: this.staleFn });
     const fatal = this.reportNodeErrors(node, ptrText);
     if (!node.readable) {
       this.out.add(
@@ -504,7 +496,7 @@ class Checker {
         if (unreadable) return; // bch2_btree_and_journal_walk stops at the first error
       }
     };
-    if (!root.fake && rootNode) await rec(rootNode, root.ptr, bkeyValToText(tableForPtr(root.ptr), 0, { stale: this.staleFn }));
+    if (!root.fake && rootNode) await rec(rootNode, root.ptr, bkeyValToText(btreePtrTable(root.ptr), 0, { stale: this.staleFn }));
     this.applyJournalAllocKeys();
     // estimate of what the walk will read: the sectors of btree-node buckets
     let btreeSectors = 0;
@@ -593,7 +585,7 @@ class Checker {
     this.fs.beginWalk();
     this.fs.firstVisit(root.ptr);
     if (node && node.readable) {
-      const ptrText = bkeyValToText(tableForPtr(root.ptr), 0, { stale: this.staleFn });
+      const ptrText = bkeyValToText(btreePtrTable(root.ptr), 0, { stale: this.staleFn });
       if (bposCmp(node.minKey, POS_MIN) !== 0) {
         this.rootRangeFinding(id, node, ptrText, 'min');
       } else if (bposCmp(node.maxKey, POS_MAX) !== 0) {
@@ -602,7 +594,7 @@ class Checker {
       if (node.level >= targetDepth) await this.gcNode(id, node, targetDepth, ptrText);
     }
     // the root's own key: bch2_gc_mark_key(..., is_root = true)
-    const rt = tableForPtr(root.ptr);
+    const rt = btreePtrTable(root.ptr);
     this.markKey(rt, 0, id, root.level + 1, node?.sector ?? -1, true);
   }
 
