@@ -247,7 +247,16 @@ export class Filesystem {
         if (ahead !== undefined) this.dev.prefetch!(ahead * 512, bytes);
       }
     }
-    if (node.level === 0 || !node.readable) return;
+    this.prefetchChildren(node);
+  }
+
+  /**
+   * Starts reading ahead the children of an interior node (done on every interior node read; a walker that
+   * comes back to a node read earlier calls it before descending).
+   */
+  prefetchChildren(node: BtreeNode): void {
+    if (!this.dev.prefetch || node.level === 0 || !node.readable) return;
+    const bytes = this.sb.btreeNodeSize * 512;
     const sectors: number[] = [];
     const it = readaheadIter;
     const t = node.keys;

@@ -224,6 +224,7 @@ class Checker {
     this.fs.firstVisit(root.ptr);
     const rec = async (node: BtreeNode): Promise<void> => {
       const t = node.keys;
+      this.fs.prefetchChildren(node);
       for (let k = 0; k < node.liveCount; k++) {
         const row = node.live[k]!;
         const child = btreePtrFromKey(t, row);
