@@ -364,46 +364,58 @@ function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxPart
  */
 function mergeBsets(node: BtreeNode): void {
   const t = node.keys;
-  if (node.live.length < t.n) node.live = new Int32Array(Math.max(t.n, 64));
+  const n = t.n;
+  if (node.live.length < n) node.live = new Int32Array(Math.max(n, 64));
   const live = node.live;
+  const ih = t.inodeHi;
+  const il = t.inodeLo;
+  const oh = t.offsetHi;
+  const ol = t.offsetLo;
+  const sn = t.snapshot;
+  const ty = t.type;
+  // position order of two rows, inlined by V8 in the loops below
+  const cmp = (i: number, j: number): number =>
+    ih[i] !== ih[j] ? (ih[i]! < ih[j]! ? -1 : 1)
+    : il[i] !== il[j] ? (il[i]! < il[j]! ? -1 : 1)
+    : oh[i] !== oh[j] ? (oh[i]! < oh[j]! ? -1 : 1)
+    : ol[i] !== ol[j] ? (ol[i]! < ol[j]! ? -1 : 1)
+    : sn[i] !== sn[j] ? (sn[i]! < sn[j]! ? -1 : 1)
+    : 0;
   let out = 0;
-  const nsets = node.bsets.length;
-  // bset boundaries: rows are in bset order
+  const emit = (row: number): void => {
+    const k = ty[row];
+    if (k !== KEY_TYPE_deleted && k !== KEY_TYPE_discard) live[out++] = row;
+  };
+  // bset boundaries (rows are in bset order); bsets without keys take no part
   const starts: number[] = [];
   const ends: number[] = [];
-  let r = 0;
-  for (let s = 0; s < nsets; s++) {
+  for (let r = 0; r < n; ) {
+    const s = t.bset[r];
     starts.push(r);
-    while (r < t.n && t.bset[r] === s) r++;
+    while (r < n && t.bset[r] === s) r++;
     ends.push(r);
   }
-  const emit = (row: number): void => {
-    if (!isDeleted(t, row)) live[out++] = row;
-  };
+  const nsets = starts.length;
   if (nsets <= 1) {
-    for (let i = 0; i < t.n; i++) if (i + 1 === t.n || t.cmpPos(i, i + 1) !== 0) emit(i);
+    for (let i = 0; i < n; i++) if (i + 1 === n || cmp(i, i + 1) !== 0) emit(i);
   } else {
-    const cur = starts.slice();
+    const cur = starts;
     for (;;) {
-      // the smallest position among the heads; ties go to the newest bset (others are dropped)
+      // the smallest position among the heads; ties go to the newest bset (the others are dropped)
       let best = -1;
       for (let s = 0; s < nsets; s++) {
         if (cur[s]! >= ends[s]!) continue;
-        if (best < 0) {
-          best = s;
-          continue;
-        }
-        const c = t.cmpPos(cur[s]!, cur[best]!);
-        if (c <= 0) best = s; // equal: s is newer than best
+        if (best < 0 || cmp(cur[s]!, cur[best]!) <= 0) best = s;
       }
       if (best < 0) break;
       let row = cur[best]!;
       for (let s = 0; s < nsets; s++) {
         if (s === best) continue;
-        while (cur[s]! < ends[s]! && t.cmpPos(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
+        while (cur[s]! < ends[s]! && cmp(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
       }
       cur[best] = row + 1;
-      while (cur[best]! < ends[best]! && t.cmpPos(cur[best]!, row) === 0) {
+      // within one bset too, the later of two keys at a position wins
+      while (cur[best]! < ends[best]! && cmp(cur[best]!, row) === 0) {
         row = cur[best]!;
         cur[best] = row + 1;
       }

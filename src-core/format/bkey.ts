@@ -26,7 +26,7 @@ export interface BkeyFormat {
   offHi: Uint32Array;
   offLo: Uint32Array;
   /** the compiled unpacker, made on first use */
-  unpack?: (t: KeyTable, row: number, w: Uint32Array, o: number) => void;
+  unpack?: (t: KeyTable, row: number, w: Uint32Array, o: number, offLo: Uint32Array, offHi: Uint32Array) => void;
 }
 
 export function readBkeyFormat(buf: Uint8Array, off: number): BkeyFormat {
@@ -249,8 +249,10 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
 
 // Unpacking. The fields are a big-endian bit stream from the top bit of the key's highest-addressed u64
 // downwards (on little-endian: from byte key_u64s*8 - 1, bit 7). Like bcachefs, which compiles an unpack
-// function per format, we generate straight-line code per bkey_format: constant shifts, no loops.
-type UnpackFn = (t: KeyTable, row: number, w: Uint32Array, o: number) => void;
+// function per format, we generate straight-line code: constant shifts, no loops. One function serves every
+// format of the same shape (key_u64s and field widths; the field offsets are arguments): a 4 GiB image has
+// hundreds of formats but a handful of shapes, and each generated function must be JIT-compiled once.
+type UnpackFn = (t: KeyTable, row: number, w: Uint32Array, o: number, offLo: Uint32Array, offHi: Uint32Array) => void;
 const unpackCache = new Map<string, UnpackFn>();
 const FIELD_DEST: [string | null, string][] = [
   ['inodeHi', 'inodeLo'], ['offsetHi', 'offsetLo'], [null, 'snapshot'], [null, 'size'], [null, 'versionHi'],
@@ -278,21 +280,17 @@ function compileUnpack(fmt: BkeyFormat): UnpackFn {
     stream += b;
     const loBits = Math.min(b, 32);
     lines.push(`lo = ${bitsExpr(aLo, loBits)};`, `hi = ${b > 32 ? bitsExpr(aLo + 32, b - 32) : '0'};`);
-    const offLo = fmt.offLo[f]!;
-    const offHi = fmt.offHi[f]!;
-    if (offLo !== 0 || offHi !== 0) {
-      lines.push(`x = lo + ${offLo};`, `lo = x >>> 0;`, `hi = (hi + ${offHi} + (x > 4294967295 ? 1 : 0)) >>> 0;`);
-    }
+    lines.push(`x = lo + offLo[${f}];`, `lo = x >>> 0;`, `hi = (hi + offHi[${f}] + (x > 4294967295 ? 1 : 0)) >>> 0;`);
     const [hiDest, loDest] = FIELD_DEST[f]!;
     if (hiDest) lines.push(`t.${hiDest}[row] = hi;`);
     lines.push(`t.${loDest}[row] = lo;`);
   }
-  return new Function('t', 'row', 'w', 'o', lines.join('\n')) as UnpackFn;
+  return new Function('t', 'row', 'w', 'o', 'offLo', 'offHi', lines.join('\n')) as UnpackFn;
 }
 
 function unpackerFor(fmt: BkeyFormat): UnpackFn {
   if (fmt.unpack) return fmt.unpack;
-  const key = `${fmt.keyU64s}/${fmt.bitsPerField.join(',')}/${fmt.fieldOffset.join(',')}`;
+  const key = `${fmt.keyU64s}/${fmt.bitsPerField.join(',')}`;
   let fn = unpackCache.get(key);
   if (!fn) {
     fn = compileUnpack(fmt);
@@ -304,6 +302,6 @@ function unpackerFor(fmt: BkeyFormat): UnpackFn {
 }
 
 function unpackFields(t: KeyTable, row: number, off: number, fmt: BkeyFormat): void {
-  unpackerFor(fmt)(t, row, t.u32, off >>> 2);
+  unpackerFor(fmt)(t, row, t.u32, off >>> 2, fmt.offLo, fmt.offHi);
 }
 
