@@ -160,6 +160,7 @@ function findingText(f: Finding): string {
   else if (f.log_message) lines.push(indent(f.log_message));
   if (f.expected !== undefined || f.actual !== undefined) lines.push(`    expected ${f.expected ?? '-'}, found ${f.actual ?? '-'}`);
   lines.push(`    why: ${f.explanation}`, `    bcachefs's repair: ${f.repair.description}`);
+  if (f.known_2021_shortfall) lines.push(`    careful: ${f.known_2021_shortfall}`);
   return lines.join('\n');
 }
 

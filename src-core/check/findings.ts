@@ -105,6 +105,11 @@ export interface Finding {
   /** why it is an error, and why the severity is what it is */
   explanation: string;
   /**
+   * where bcachefs 2021's own repair of this is known to fall short (it aborted, crashed, went read-only or
+   * left errors behind on the fixtures with this damage): read it before trusting fsck -y
+   */
+  known_2021_shortfall?: string;
+  /**
    * where bcachefs 2021 would report it: during recovery before mark and sweep (root and alloc reads),
    * during mark and sweep, or only later in the fsck passes (leaves gc does not visit)
    */
@@ -161,6 +166,24 @@ export class CheckAborted extends Error {
   }
 }
 
+/**
+ * What the 2021 `fsck -y` did on the fixtures with this kind of damage (their fsck-y.txt / fsck-after.txt).
+ */
+export const KNOWN_2021_SHORTFALL: Partial<Record<FindingClass, string>> = {
+  topology_min_key:
+    "bcachefs 2021's topology repair often fails on gaps and overlaps: on the fixtures it aborted (bpos_successor assertion, exit 134), " +
+    'stopped with an error (exit 8), or finished with errors left (exit 5, then 4 on a second fsck), dropping whole leaves whose buckets ' +
+    'it then marked free',
+  topology_max_key:
+    "bcachefs 2021's fsck -n crashes (segfault) after reporting this; its fsck -y fixed it on one fixture, and on others stopped with an error " +
+    'or left a filesystem whose next fsck crashed again',
+  btree_node_unreadable:
+    "bcachefs 2021's repair drops the pointer to the unreadable node, losing its keys; on the fixtures it then stopped with an I/O error in " +
+    'its fsck pass (exit 8) or aborted (exit 134), and a second fsck still failed',
+  btree_root_unreadable: 'bcachefs 2021 cannot repair an unreadable root ("repair unimplemented")',
+  alloc_info_unreadable: 'bcachefs 2021 stops recovery before mark and sweep, with fsck -n and -y alike (exit 8)',
+};
+
 /** Collects findings and gives them stable ids. */
 export class FindingList {
   readonly items: Finding[] = [];
@@ -173,6 +196,8 @@ export class FindingList {
     const n = (this.seen.get(base) ?? 0) + 1;
     this.seen.set(base, n);
     const full: Finding = { id: n === 1 ? base : `${base}#${n}`, ...f, stage: this.stage };
+    const shortfall = f.known_2021_shortfall ?? KNOWN_2021_SHORTFALL[f.class];
+    if (shortfall) full.known_2021_shortfall = shortfall;
     this.items.push(full);
     return full;
   }

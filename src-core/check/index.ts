@@ -983,6 +983,7 @@ class Checker {
     let msg: string;
     let repair: Repair;
     let explanation: string;
+    let shortfall: string | undefined;
     if (cls === 'ptr_gen_missing') {
       msg = M.msgPtrGenMissing(d.dev, b, pdt, g);
       repair = cached
@@ -998,6 +999,12 @@ class Checker {
             description: "bcachefs raises the bucket's gen to the pointer's, zeroes its counts and runs mark and sweep again (other pointers into the bucket then become stale)",
           };
       explanation = `the pointer's gen ${g} is ahead of bucket ${d.dev}:${b}'s gen ${bg}: the alloc key is older than the data it describes`;
+      if (level > 0 || isRoot) {
+        shortfall =
+          "for a btree node pointer bcachefs 2021's repair raises the bucket's gen; when the bucket also holds other btree nodes (small " +
+          'nodes in larger buckets) their pointers become stale, and fixing those needs a root update it cannot do ("cannot update btree ' +
+          'roots yet"): on the fixture fsck -y stopped with an error (exit 8) and left the filesystem with errors';
+      }
     } else {
       msg = M.msgPtrStaleDirty(d.dev, b, pdt, g, bg);
       repair =
@@ -1026,6 +1033,7 @@ class Checker {
         fsck_message: msg,
         fsck_disposition: 'not fixing',
         explanation,
+        ...(shortfall ? { known_2021_shortfall: shortfall } : {}),
       },
       `${this.keyLoc(t, row, id, level)}:ptr${i}`,
     );
