@@ -175,8 +175,8 @@ export const KNOWN_2021_SHORTFALL: Partial<Record<FindingClass, string>> = {
     'stopped with an error (exit 8), or finished with errors left (exit 5, then 4 on a second fsck), dropping whole leaves whose buckets ' +
     'it then marked free',
   topology_max_key:
-    "bcachefs 2021's fsck -n crashes (segfault) after reporting this; its fsck -y fixed it on one fixture, and on others stopped with an error " +
-    'or left a filesystem whose next fsck crashed again',
+    "bcachefs 2021's fsck -n crashes (segfault, exit 139) after reporting this; its fsck -y fixed it on one fixture, and on others stopped " +
+    'with an error (exit 8) or left a filesystem whose next fsck crashed again',
   btree_node_unreadable:
     "bcachefs 2021's repair drops the pointer to the unreadable node, losing its keys; on the fixtures it then stopped with an I/O error in " +
     'its fsck pass (exit 8) or aborted (exit 134), and a second fsck still failed',
