@@ -129,19 +129,22 @@ export class Filesystem {
     for (const p of this.journal.problems) this.notes.push(`journal: ${p}`);
 
     const clean = this.sb.clean && this.sb.cleanSection ? this.sb.cleanSection : undefined;
+    // as bch2_journal_read: damaged (and repeated) entries are not used
+    const usable = this.journal.jsets.filter((j, i, all) => !j.error && j.csumOk !== false && (i === 0 || all[i - 1]!.seq !== j.seq));
+    const skipped = this.journal.jsets.length - usable.length;
+    if (skipped) this.notes.push(`journal: ${skipped} damaged or duplicate entries not used`);
     let rootEntries: JsetEntry[];
     let keyEntries: JsetEntry[] = [];
     if (clean) {
       this.rootsFrom = 'clean';
       rootEntries = clean.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
-      for (const j of this.journal.jsets) {
+      for (const j of usable) {
         if (j.seq > clean.journalSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
       }
     } else {
       this.rootsFrom = 'journal';
-      // as bch2_journal_read: damaged entries are not used, and entries written after the last flush
-      // entry may never have reached the disk whole; replay runs from that entry's last_seq
-      const usable = this.journal.jsets.filter((j, i, all) => !j.error && j.csumOk !== false && (i === 0 || all[i - 1]!.seq !== j.seq));
+      // entries written after the last flush entry may never have reached the disk whole; replay runs
+      // from that entry's last_seq
       const lastFlush = usable.filter((j) => !j.noFlush).pop();
       if (!lastFlush) {
         throw new FsOpenError('filesystem was not cleanly unmounted and no complete journal flush entry could be read: cannot find the btree roots');
@@ -150,8 +153,6 @@ export class Filesystem {
       // roots from every replayed entry in order, later ones replacing earlier (journal_replay_early)
       rootEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root));
       keyEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
-      const skipped = this.journal.jsets.length - usable.length;
-      if (skipped) this.notes.push(`journal: ${skipped} damaged or duplicate entries not used`);
     }
     for (const e of rootEntries) {
       const t = new KeyTable(1);
