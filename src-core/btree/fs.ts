@@ -3,7 +3,7 @@
 import { readSuperblock, type Superblock, type SuperblockReadResult } from '../format/superblock.js';
 import { KeyTable, decodeKey, bposToParts, BKEY_U64s } from '../format/bkey.js';
 import { decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, BCH_JSET_ENTRY_btree_root, type JsetEntry } from '../format/journal.js';
-import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_deleted, KEY_TYPE_discard, btreeName } from '../format/names.js';
+import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, btreeName } from '../format/names.js';
 import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, type BtreePtr } from '../format/values.js';
 import { bkeyValToText, type KeyTextOptions } from '../format/print.js';
 import { readJournal, type JournalReadResult } from './journal-read.js';
@@ -343,9 +343,9 @@ export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, ro
     // emits journal keys positioned before row; returns true if one sits exactly at row (it replaces it)
     while (j < jlist.length) {
       const jr = jlist[j]!;
-      const c = cmpAcross(jk.table, jr, t, row);
+      const c = jk.table.cmpPosWith(jr, t, row);
       if (c > 0) return false;
-      if (!isWhiteout(jk.table, jr)) cb(jk.table, jr);
+      if (!jk.table.whiteout(jr)) cb(jk.table, jr);
       j++;
       if (c === 0) return true;
     }
@@ -361,7 +361,7 @@ export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, ro
       cb(t, row);
     }
   });
-  for (; j < jlist.length; j++) if (!isWhiteout(jk.table, jlist[j]!)) cb(jk.table, jlist[j]!);
+  for (; j < jlist.length; j++) if (!jk.table.whiteout(jlist[j]!)) cb(jk.table, jlist[j]!);
 }
 
 /** A node's keys in order, each as (table, row). */
@@ -397,7 +397,7 @@ export function nodeKeysWithJournal(fs: Filesystem, node: BtreeNode): NodeKeyLis
   const tabs: KeyTable[] = [];
   const rows: number[] = [];
   const pushJournal = (r: number): void => {
-    if (!isWhiteout(jt, r)) {
+    if (!jt.whiteout(r)) {
       tabs.push(jt);
       rows.push(r);
     }
@@ -407,7 +407,7 @@ export function nodeKeysWithJournal(fs: Filesystem, node: BtreeNode): NodeKeyLis
     const row = node.live[k]!;
     let replaced = false;
     while (j < end) {
-      const c = cmpAcross(jt, all[j]!, t, row);
+      const c = jt.cmpPosWith(all[j]!, t, row);
       if (c > 0) break;
       pushJournal(all[j]!);
       j++;
@@ -425,17 +425,6 @@ export function nodeKeysWithJournal(fs: Filesystem, node: BtreeNode): NodeKeyLis
   return { count: rows.length, table: (k) => tabs[k]!, row: (k) => rows[k]! };
 }
 
-function isWhiteout(t: KeyTable, r: number): boolean {
-  return t.type[r] === KEY_TYPE_deleted || t.type[r] === KEY_TYPE_discard;
-}
-
-function cmpAcross(a: KeyTable, i: number, b: KeyTable, j: number): number {
-  const c = (x: number, y: number): number => (x < y ? -1 : x > y ? 1 : 0);
-  return (
-    c(a.inodeHi[i]!, b.inodeHi[j]!) || c(a.inodeLo[i]!, b.inodeLo[j]!) || c(a.offsetHi[i]!, b.offsetHi[j]!) ||
-    c(a.offsetLo[i]!, b.offsetLo[j]!) || c(a.snapshot[i]!, b.snapshot[j]!)
-  );
-}
 
 /**
  * The pointers to every node at `minLevel` and above, as `bcachefs list -m nodes --level` prints them: in

@@ -7,7 +7,7 @@ import { KeyTable, decodeKey, readBkeyFormat, bkeyFormatInvalid, bposToParts, ty
 import type { BtreePtr } from '../format/values.js';
 import { BTREE_PTR_RANGE_UPDATED } from '../format/values.js';
 import {
-  KEY_TYPE_deleted, KEY_TYPE_discard, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_error, KEY_TYPE_extent,
+  KEY_TYPE_deleted, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_error, KEY_TYPE_extent,
   KEY_TYPE_reservation, KEY_TYPE_reflink_p, KEY_TYPE_inline_data, KEY_TYPE_inode, KEY_TYPE_inode_generation,
   KEY_TYPE_hash_whiteout, KEY_TYPE_dirent, KEY_TYPE_xattr, KEY_TYPE_alloc, KEY_TYPE_alloc_v2, KEY_TYPE_quota,
   KEY_TYPE_stripe, KEY_TYPE_reflink_v, KEY_TYPE_indirect_inline_data, BCH_BKEY_TYPES,
@@ -113,8 +113,7 @@ export function bkeyInvalid(t: KeyTable, i: number, btreeId: number, level: numb
   }
   if (nodeType === 8 && t.u64s[i]! - BKEY_U64s > BKEY_BTREE_PTR_VAL_U64s_MAX) return 'value too big';
   if (nodeType !== 8 && btreeIsExtents(btreeId)) {
-    const deleted = type === KEY_TYPE_deleted || type === KEY_TYPE_discard;
-    if ((t.size[i] === 0) !== deleted) return 'bad size field';
+    if ((t.size[i] === 0) !== t.whiteout(i)) return 'bad size field';
     if (t.offsetHi[i] === 0 && t.size[i]! > t.offsetLo[i]!) return 'size greater than offset';
   } else if (t.size[i] !== 0) {
     return 'nonzero size field';
@@ -333,7 +332,7 @@ function decodeBsetKeys(
       continue;
     }
     // bkey_iter_cmp: by position, and at one position a deleted key comes before a live one
-    const order = prev >= 0 ? t.cmpPos(prev, row) || isDeleted(t, row) - isDeleted(t, prev) : -1;
+    const order = prev >= 0 ? t.cmpPos(prev, row) || Number(t.whiteout(row)) - Number(t.whiteout(prev)) : -1;
     if (order > 0) {
       // bcachefs: "keys out of order: %s > %s", each key header printed into an 80-byte buffer
       const text = `keys out of order: ${bkeyToText(t, prev).slice(0, 79)} > ${bkeyToText(t, row).slice(0, 79)}`;
@@ -345,11 +344,6 @@ function decodeBsetKeys(
     prev = row;
     p += u64s * 8;
   }
-}
-
-function isDeleted(t: KeyTable, row: number): number {
-  const ty = t.type[row]!;
-  return ty === KEY_TYPE_deleted || ty === KEY_TYPE_discard ? 1 : 0;
 }
 
 function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxParts: Uint32Array): string | undefined {
@@ -367,24 +361,9 @@ function mergeBsets(node: BtreeNode): void {
   const n = t.n;
   if (node.live.length < n) node.live = new Int32Array(Math.max(n, 64));
   const live = node.live;
-  const ih = t.inodeHi;
-  const il = t.inodeLo;
-  const oh = t.offsetHi;
-  const ol = t.offsetLo;
-  const sn = t.snapshot;
-  const ty = t.type;
-  // position order of two rows, inlined by V8 in the loops below
-  const cmp = (i: number, j: number): number =>
-    ih[i] !== ih[j] ? (ih[i]! < ih[j]! ? -1 : 1)
-    : il[i] !== il[j] ? (il[i]! < il[j]! ? -1 : 1)
-    : oh[i] !== oh[j] ? (oh[i]! < oh[j]! ? -1 : 1)
-    : ol[i] !== ol[j] ? (ol[i]! < ol[j]! ? -1 : 1)
-    : sn[i] !== sn[j] ? (sn[i]! < sn[j]! ? -1 : 1)
-    : 0;
   let out = 0;
   const emit = (row: number): void => {
-    const k = ty[row];
-    if (k !== KEY_TYPE_deleted && k !== KEY_TYPE_discard) live[out++] = row;
+    if (!t.whiteout(row)) live[out++] = row;
   };
   // bset boundaries (rows are in bset order); bsets without keys take no part
   const starts: number[] = [];
@@ -397,7 +376,7 @@ function mergeBsets(node: BtreeNode): void {
   }
   const nsets = starts.length;
   if (nsets <= 1) {
-    for (let i = 0; i < n; i++) if (i + 1 === n || cmp(i, i + 1) !== 0) emit(i);
+    for (let i = 0; i < n; i++) if (i + 1 === n || t.cmpPos(i, i + 1) !== 0) emit(i);
   } else {
     const cur = starts;
     for (;;) {
@@ -405,17 +384,17 @@ function mergeBsets(node: BtreeNode): void {
       let best = -1;
       for (let s = 0; s < nsets; s++) {
         if (cur[s]! >= ends[s]!) continue;
-        if (best < 0 || cmp(cur[s]!, cur[best]!) <= 0) best = s;
+        if (best < 0 || t.cmpPos(cur[s]!, cur[best]!) <= 0) best = s;
       }
       if (best < 0) break;
       let row = cur[best]!;
       for (let s = 0; s < nsets; s++) {
         if (s === best) continue;
-        while (cur[s]! < ends[s]! && cmp(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
+        while (cur[s]! < ends[s]! && t.cmpPos(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
       }
       cur[best] = row + 1;
       // within one bset too, the later of two keys at a position wins
-      while (cur[best]! < ends[best]! && cmp(cur[best]!, row) === 0) {
+      while (cur[best]! < ends[best]! && t.cmpPos(cur[best]!, row) === 0) {
         row = cur[best]!;
         cur[best] = row + 1;
       }

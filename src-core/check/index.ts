@@ -35,7 +35,7 @@ import * as M from './messages.js';
 import {
   DevBuckets, FsUsage, ReplicasTable, devUsageFromBuckets, emptyRecordedUsage, gcDone, genAfter, genCmp, newDevUsage,
   recordedFsUsage, BCH_REPLICAS_MAX, MARK_GEN_NEWER, MARK_STALE_CACHED, MARK_STALE_DIRTY,
-  MARK_TOO_STALE, MARK_TYPE_MIXED, type RecordedUsage, type ReplicasEntry,
+  MARK_TOO_STALE, MARK_TYPE_MIXED, entryKey, type RecordedUsage, type ReplicasEntry,
 } from './usage.js';
 
 export * from './findings.js';
@@ -95,8 +95,9 @@ export function readRecordedUsage(fs: Filesystem): RecordedUsage {
       else if (u.usageType === 2) rec.keyVersion = u.v;
     } else if (u.kind === 'data_usage') {
       const entry = { dataType: u.dataType, nrRequired: u.nrRequired, devs: u.devs };
-      const k = `${entry.dataType}/${entry.nrRequired}/${[...entry.devs].sort((a, b) => a - b).join(',')}`;
-      const i = rec.replicas.findIndex((r) => `${r.entry.dataType}/${r.entry.nrRequired}/${[...r.entry.devs].sort((a, b) => a - b).join(',')}` === k);
+      const key = (e: ReplicasEntry): string => entryKey(e.dataType, e.nrRequired, [...e.devs].sort((a, b) => a - b));
+      const k = key(entry);
+      const i = rec.replicas.findIndex((r) => key(r.entry) === k);
       if (i >= 0) rec.replicas[i]!.sectors = counter(u.v);
       else rec.replicas.push({ entry, sectors: counter(u.v) });
     } else {

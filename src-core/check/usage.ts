@@ -193,7 +193,8 @@ export interface ReplicasEntry {
   devs: number[];
 }
 
-function entryKey(dataType: number, nrRequired: number, devs: readonly number[]): string {
+/** Identity of a replicas entry; devs in ascending order. */
+export function entryKey(dataType: number, nrRequired: number, devs: readonly number[]): string {
   return `${dataType}/${nrRequired}/${devs.join(',')}`;
 }
 

@@ -3,6 +3,7 @@
 // 64-bit fields are kept as (hi, lo) u32 halves.
 import { readU32, u64FromHiLo } from './bytes.js';
 import type { Bpos } from './bpos.js';
+import { KEY_TYPE_deleted, KEY_TYPE_discard } from './names.js';
 
 export const BKEY_U64s = 5; // an unpacked struct bkey
 export const KEY_FORMAT_LOCAL_BTREE = 0;
@@ -149,13 +150,24 @@ export class KeyTable {
 
   /** Position comparison of two rows (inode, offset, snapshot). */
   cmpPos(i: number, j: number): number {
+    return this.cmpPosWith(i, this, j);
+  }
+
+  /** Position comparison of row i with row j of another table (node keys against journal keys). */
+  cmpPosWith(i: number, o: KeyTable, j: number): number {
     return (
-      cmpU32(this.inodeHi[i]!, this.inodeHi[j]!) ||
-      cmpU32(this.inodeLo[i]!, this.inodeLo[j]!) ||
-      cmpU32(this.offsetHi[i]!, this.offsetHi[j]!) ||
-      cmpU32(this.offsetLo[i]!, this.offsetLo[j]!) ||
-      cmpU32(this.snapshot[i]!, this.snapshot[j]!)
+      cmpU32(this.inodeHi[i]!, o.inodeHi[j]!) ||
+      cmpU32(this.inodeLo[i]!, o.inodeLo[j]!) ||
+      cmpU32(this.offsetHi[i]!, o.offsetHi[j]!) ||
+      cmpU32(this.offsetLo[i]!, o.offsetLo[j]!) ||
+      cmpU32(this.snapshot[i]!, o.snapshot[j]!)
     );
+  }
+
+  /** bkey_whiteout: a deleted or discard key, which hides older keys at its position and is not listed. */
+  whiteout(i: number): boolean {
+    const ty = this.type[i]!;
+    return ty === KEY_TYPE_deleted || ty === KEY_TYPE_discard;
   }
 
   /** Compares row i's position with a position split by bposToParts (the hot-path form). */
