@@ -1,13 +1,8 @@
 // Access to the checker (src-core/check) for the service.
 import type { Filesystem } from '../btree/fs.js';
-import { checkFilesystem, FINDING_CLASSES } from '../check/index.js';
+import { checkFilesystem, FINDING_CLASSES, type CheckOptions, type CheckResult } from '../check/index.js';
 
-export interface CheckerOptions {
-  onProgress?: (p: unknown) => void;
-  signal?: AbortSignal;
-}
-
-export type CheckFn = (fs: Filesystem, opts: CheckerOptions) => unknown;
+export type CheckFn = (fs: Filesystem, opts: CheckOptions) => Promise<CheckResult>;
 
 export interface Checker {
   check: CheckFn;
@@ -15,7 +10,7 @@ export interface Checker {
   classes: Record<string, string>;
 }
 
-const builtIn: Checker = { check: checkFilesystem as CheckFn, classes: { ...FINDING_CLASSES } };
+const builtIn: Checker = { check: checkFilesystem, classes: { ...FINDING_CLASSES } };
 const cache = new Map<string, Promise<Checker | null>>();
 
 /**

@@ -8,6 +8,7 @@ import { superblockSummary } from '../format/superblock.js';
 import { BTREE_ID_NR, btreeName } from '../format/names.js';
 import { toJsonSafe } from './json.js';
 import { loadChecker, type Checker } from './checker.js';
+import type { CheckProgress as CheckerProgress, CheckResult } from '../check/index.js';
 import type {
   BtreeOverview, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult,
   SuperblockSummary,
@@ -152,14 +153,12 @@ export class Session {
     // what the checker last said; nodes and bytes come from the filesystem's own counters, which are current
     // at every poll (the checker reports only every few dozen nodes and at phase changes)
     const said: { phase: string; btree?: string; estimate: number } = { phase: 'starting', estimate: 0 };
-    const progress = (raw: unknown, force = false): void => {
-      if (raw && typeof raw === 'object') {
-        const r = raw as Record<string, unknown>;
-        if (typeof r.phase === 'string') said.phase = r.phase;
-        if (typeof r.btree === 'string') said.btree = r.btree;
-        else if ('phase' in r) delete said.btree;
-        const est = r.estimatedTotalBytes ?? r.bytesTotal;
-        if (typeof est === 'number' && Number.isFinite(est) && est > 0) said.estimate = est;
+    const progress = (p: (Partial<Omit<CheckerProgress, 'phase'>> & { phase: string }) | undefined, force = false): void => {
+      if (p) {
+        said.phase = p.phase;
+        if (p.btree !== undefined) said.btree = p.btree;
+        else delete said.btree;
+        if (p.estimatedTotalBytes) said.estimate = p.estimatedTotalBytes;
       }
       const phase = said.phase;
       const now = Date.now();
@@ -198,16 +197,14 @@ export class Session {
     progress({ phase: 'starting' }, true);
     let status: CheckDone['status'] = 'completed';
     let error: ErrorInfo | undefined;
-    let raw: unknown;
+    let result: CheckResult | undefined;
     try {
-      raw = await ck.check(fs, { onProgress: (p) => progress(p), signal: abort.signal });
-      // a checker that says whether it stopped early is believed (a cancel after its last poll is too late)
-      const said = (raw as { aborted?: unknown } | null)?.aborted;
-      if (said === true || (typeof said !== 'boolean' && abort.signal.aborted)) status = 'cancelled';
+      result = await ck.check(fs, { onProgress: (p) => progress(p), signal: abort.signal });
+      // the checker says whether it stopped early (a cancel after its last poll came too late)
+      if (result.aborted) status = 'cancelled';
     } catch (e) {
       if (abort.signal.aborted) {
         status = 'cancelled';
-        raw = (e as { findings?: unknown }).findings;
       } else {
         status = 'failed';
         error = errorInfo(e);
@@ -216,9 +213,8 @@ export class Session {
     } finally {
       this.abort = null;
     }
-    const findings = normalizeFindings(raw);
-    const lim = (raw as { limitations?: unknown } | null)?.limitations;
-    const limitations = Array.isArray(lim) ? lim.map(String) : [];
+    const findings = result?.findings ?? [];
+    const limitations = result?.limitations ?? [];
     this.lastCheck = { checkId, status, findings, limitations };
     const bySeverity: Record<string, number> = {};
     for (const f of findings) bySeverity[f.severity] = (bySeverity[f.severity] ?? 0) + 1;
@@ -235,18 +231,4 @@ export class Session {
     this.overview = null;
     this.lastCheck = null;
   }
-}
-
-/** The checker's result (an array, or an object with a `findings` array) as JSON-safe findings. */
-export function normalizeFindings(raw: unknown): Finding[] {
-  const list = Array.isArray(raw) ? raw : raw && typeof raw === 'object' && Array.isArray((raw as { findings?: unknown }).findings) ? (raw as { findings: unknown[] }).findings : [];
-  return list.map((f, i) => {
-    const o = (toJsonSafe(f) ?? {}) as Record<string, unknown>;
-    return {
-      ...o,
-      id: String(o.id ?? `finding-${i + 1}`),
-      class: String(o.class ?? 'unclassified'),
-      severity: String(o.severity ?? 'error'),
-    } as Finding;
-  });
 }
