@@ -12,6 +12,7 @@ import { constants as osConstants } from 'node:os';
  *   ECLOSED      use after close()
  *   EGZIP        .gz image could not be decompressed
  *   EINVALARG    bad offset/length argument (programming error)
+ * EBUSY is also ours for a disk that is mounted, attached to a loop device or locked by another repair.
  * The message is one line: what happened, then what to do.
  */
 export class DeviceError extends Error {
