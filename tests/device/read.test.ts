@@ -1,15 +1,16 @@
 // O_DIRECT reads (through our addon) of real random data, compared byte for byte with fs.readFileSync.
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDevice, type BlockDevice } from '../../src-core/device/index.js';
+import { DeviceError, openDevice, type BlockReader } from '../../src-core/device/index.js';
 import { loadAddon } from '../../src-core/device/native.js';
+import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { randomFile, rng, scratchDir } from './helpers.js';
 
 const scratch = scratchDir('read');
 afterAll(() => scratch.cleanup());
 
-function checkRandomReads(dev: BlockDevice, ref: Buffer, seed: number, count: number, maxLen: number): void {
+function checkRandomReads(dev: BlockReader, ref: Buffer, seed: number, count: number, maxLen: number): void {
   const r = rng(seed);
   for (let i = 0; i < count; i++) {
     const off = Math.floor(r() * ref.length);
@@ -24,7 +25,7 @@ function checkRandomReads(dev: BlockDevice, ref: Buffer, seed: number, count: nu
 describe('O_DIRECT reads of a regular file', () => {
   let path: string;
   let ref: Buffer;
-  let dev: BlockDevice;
+  let dev: BlockReader;
   beforeAll(() => {
     path = join(scratch.dir, 'aligned.img');
     ref = randomFile(path, 16 * 1024 * 1024);
@@ -37,12 +38,13 @@ describe('O_DIRECT reads of a regular file', () => {
     expect(st.reason).toBeNull();
     expect(st.addon).not.toBeNull();
     expect(dev.direct).toBe(true);
-    expect(dev.writable).toBe(false);
+    expect('write' in dev).toBe(false);
     expect(dev.isBlockDevice).toBe(false);
     expect(dev.size).toBe(ref.length);
     expect(dev.logicalBlockSize).toBe(4096);
     expect(dev.notes).toEqual([]);
     expect(dev.path).toBe(path);
+    expect([dev.serial, dev.wwn]).toEqual([null, null]);
   });
 
   it('matches readFileSync at unaligned offsets and lengths', () => {
@@ -98,6 +100,32 @@ describe('O_DIRECT reads of a file whose size is not a multiple of 4096', () => 
   });
 });
 
+describe('block device identity', () => {
+  it("a disk's serial number comes from sysfs (read-only open of the first disk that has one)", (ctx) => {
+    const disk = readdirSync('/sys/class/block').find((n) => {
+      try {
+        return readFileSync(`/sys/class/block/${n}/serial`, 'utf8').trim() !== '' && existsSync(`/dev/${n}`);
+      } catch {
+        return false;
+      }
+    });
+    if (!disk) return ctx.skip('no block device with a serial number in /sys/class/block on this machine');
+    let dev: BlockReader;
+    try {
+      dev = openDevice(`/dev/${disk}`);
+    } catch (e) {
+      if (e instanceof DeviceError && (e.code === 'EPERM' || e.code === 'EACCES')) return ctx.skip(`/dev/${disk} has a serial number but may not be opened here (${e.code})`);
+      throw e;
+    }
+    try {
+      expect(dev.isBlockDevice).toBe(true);
+      expect(dev.serial).toBe(readFileSync(`/sys/class/block/${disk}/serial`, 'utf8').trim());
+    } finally {
+      dev.close();
+    }
+  });
+});
+
 describe('close', () => {
   it('is idempotent and later use throws ECLOSED', () => {
     const path = join(scratch.dir, 'close.img');
@@ -106,6 +134,9 @@ describe('close', () => {
     dev.close();
     dev.close();
     expect(() => dev.read(0, 1)).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
-    expect(() => dev.sync()).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
+    const w = openDeviceForWrite(path);
+    w.close();
+    expect(() => w.write(0, Buffer.from('x'))).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
+    expect(() => w.sync()).toThrow(expect.objectContaining({ code: 'ECLOSED' }));
   });
 });
