@@ -10,7 +10,8 @@ import { JSON_SCHEMA_VERSION, type DeviceIdentity, type DiskInfo, type JsonEnvel
 
 /**
  * A failure meant for the user as it is: what happened, then what to do. `code` is the device's errno name
- * (ENOENT, EACCES, EBUSY, EROFS, ...) when the device layer gave one, else one of ours (OPEN_FAILED, BAD_REQUEST, ...).
+ * (ENOENT, EACCES, EBUSY, EROFS, ...) when the device failed, EBADFS when it holds no bcachefs this tool can
+ * read, else one of ours (BAD_REQUEST, NOT_OPEN, ...).
  */
 export class OpsError extends Error {
   constructor(readonly code: string, message: string) {
@@ -90,19 +91,13 @@ export class Disk {
     try {
       o = openFilesystem(p);
     } catch (e) {
-      if (e instanceof OpenError) throw new OpsError(openErrorCode(e), e.message);
+      if (e instanceof OpenError) throw new OpsError(e.code, e.message);
       throw e;
     }
     const disk = new Disk(p);
     opened.set(disk, o);
     return disk;
   }
-}
-
-// TODO(h-device): OpenError.code is typed there; until it is merged, read it if present
-function openErrorCode(e: OpenError): string {
-  const code = (e as { code?: unknown }).code;
-  return typeof code === 'string' ? code : 'OPEN_FAILED';
 }
 
 /** For the operations layer's own modules: the filesystem behind a disk. */

@@ -27,8 +27,8 @@ export interface ErrorInfo {
   message: string;
   /**
    * Machine-readable. Opening a device: its errno name (ENOENT, EACCES, EPERM, EBUSY, EROFS, ENXIO, ...), or
-   * OPEN_FAILED when the device opened but holds no usable bcachefs. Otherwise NOT_OPEN, CHECK_RUNNING,
-   * BAD_REQUEST, NO_CHECKER, CLOSED, INTERNAL.
+   * EBADFS when it holds no bcachefs this tool can read. Otherwise NOT_OPEN, CHECK_RUNNING, BAD_REQUEST,
+   * NO_CHECKER, CLOSED, INTERNAL.
    */
   code?: string;
 }

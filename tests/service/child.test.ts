@@ -78,7 +78,7 @@ describe('child.ts', () => {
     const wait = collect((cb) => c.on('message', (m) => cb(m as Message)));
     c.send({ id: 'a', method: 'open', params: { path: '/nonexistent.img' } });
     const r = await wait((m) => 'id' in m && m.id === 'a');
-    expect(r).toMatchObject({ error: { code: 'OPEN_FAILED', message: expect.stringMatching(/ENOENT/) } });
+    expect(r).toMatchObject({ error: { code: 'ENOENT', message: expect.stringMatching(/ENOENT/) } });
     const code = await new Promise<number | null>((res) => {
       c.on('exit', (code) => res(code));
       c.disconnect();

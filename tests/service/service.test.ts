@@ -152,11 +152,11 @@ describe('service errors say what happened and what to do', () => {
   it('missing file, not bcachefs, unknown parameter; a failed open keeps the open image', async () => {
     const d = driver();
     const e1 = await d.fail('open', { path: '/nonexistent/disk.img' });
-    expect(e1.code).toBe('OPEN_FAILED');
+    expect(e1.code).toBe('ENOENT');
     expect(e1.message).toMatch(/\/nonexistent\/disk\.img.*ENOENT.*Check the path/);
     await d.call('open', { path: SAMPLE });
     const e2 = await d.fail('open', { path: '/etc/hostname' });
-    expect(e2.code).toBe('OPEN_FAILED');
+    expect(e2.code).toBe('EBADFS');
     expect(e2.message).toMatch(/Check that this is the right disk or image/);
     // there is no write mode to ask for: a parameter the service does not know is refused, not ignored
     const e3 = await d.fail('open', { path: SAMPLE, write: true });
