@@ -1,12 +1,11 @@
 // Opening a disk or image as a filesystem, read-only: the one entry point the front ends use.
-import { openDevice, DeviceError, type BlockReader } from './device/index.js';
+import { nativeCrc32c, openDevice, DeviceError, type BlockReader } from './device/index.js';
 import { Filesystem, FsOpenError } from './btree/fs.js';
-import { loadAddon } from './device/native.js';
 import { useNativeCrc32c } from './format/bytes.js';
 
 // checksums are most of the CPU time of a walk after key decoding: use the addon's CRC-32C when present
-const addon = loadAddon().addon;
-if (addon) useNativeCrc32c(addon.crc32c);
+const crc32c = nativeCrc32c();
+if (crc32c) useNativeCrc32c(crc32c);
 
 export interface OpenedFilesystem {
   dev: BlockReader;

@@ -11,6 +11,7 @@ import { DeviceError } from './errors.js';
 import { allocatedBytes, gunzipToTemp, removeTemp } from './gz.js';
 import { DeviceHandle, checkType, isGzPath, openHandleInit, statPath } from './handle.js';
 import { kernelUsers } from './mounts.js';
+import { loadAddon } from './native.js';
 
 export { DeviceError } from './errors.js';
 
@@ -65,4 +66,9 @@ export function openDevice(path: string): BlockReader {
   const dev = new DeviceHandle(openHandleInit(path, path, false, notes, null));
   if (dev.lockedByRepair()) dev.notes.push(`${path} is open for repair by another bcachefs-repair: what is read may change while it writes. Check again when the repair has finished.`);
   return dev;
+}
+
+/** The addon's CRC-32C (SSE4.2 where the CPU has it), or null without the addon: raw update, no inversion. */
+export function nativeCrc32c(): ((buf: Uint8Array, start: number, end: number, crc: number) => number) | null {
+  return loadAddon().addon?.crc32c ?? null;
 }
