@@ -45,6 +45,8 @@ export interface BlockDevice {
    * reads it in the background. A no-op otherwise, and for unaligned ranges.
    */
   prefetch(offset: number, length: number): void;
+  /** Forgets the read-aheads not yet taken (the device was changed behind our back, e.g. before a reload). */
+  dropPrefetch(): void;
   /** Only when opened with write: true. Cannot extend the device. */
   write(offset: number, data: Uint8Array): void;
   /** fsync: data and the device's write cache. */
@@ -193,6 +195,10 @@ class Device implements BlockDevice {
     if (!this.isDirect || !this.addon || this.fd === null) return;
     if (offset % FILE_ALIGN || length % FILE_ALIGN || offset + length > this.size) return;
     this.addon.prefetch(this.fd, offset, length);
+  }
+
+  dropPrefetch(): void {
+    if (this.addon && this.fd !== null) this.addon.dropPrefetch(this.fd);
   }
 
   write(offset: number, data: Uint8Array): void {
