@@ -126,7 +126,7 @@ export class Filesystem {
   }
 
   /** Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception. */
-  readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
+  readNodeAt(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
     const p = ptr.ptrs[0];
     const bytes = this.sb.btreeNodeSize * 512;
     let buf: Uint8Array;
@@ -142,9 +142,7 @@ export class Filesystem {
     }
     this.nodesRead++;
     this.nodeBytesRead += bytes;
-    const node = parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
-    if (this.compatReadahead.size) this.advanceCompatReadahead(node, p.offset);
-    return node;
+    return parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
   }
 
   /** Asks the device to read the node a pointer points to in the background (a no-op where it cannot). */
@@ -155,15 +153,15 @@ export class Filesystem {
     this.dev.prefetch(p.offset * 512, bytes);
   }
 
-  // The descents of src-core/check/ that do not use BtreeWalk yet: they call beginWalk(), firstVisit() and
-  // prefetchChildren(); readNode() then keeps their read-ahead going. Goes away when they use BtreeWalk.
+  // The descents of src-core/check/ that do not use BtreeWalk yet: they call beginWalk(), firstVisit(),
+  // prefetchChildren() and readNode(), which reads as readNodeAt() and keeps their read-ahead going.
+  // Goes away when they use BtreeWalk.
   private readonly visited = new Set<number>();
   /** per (btree, level): the children of the interior node read last, and how far the descent has got */
   private readonly compatReadahead = new Map<number, { ptrs: BtreePtr[]; next: number }>();
 
   beginWalk(): void {
     this.visited.clear();
-    this.compatReadahead.clear();
   }
 
   firstVisit(ptr: BtreePtr): boolean {
@@ -173,6 +171,12 @@ export class Filesystem {
     if (this.visited.has(key)) return false;
     this.visited.add(key);
     return true;
+  }
+
+  readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
+    const node = this.readNodeAt(btreeId, level, ptr, keys);
+    if (this.dev.prefetch && node.buf.length) this.advanceCompatReadahead(node, node.sector);
+    return node;
   }
 
   prefetchChildren(node: BtreeNode): void {

@@ -135,7 +135,7 @@ export class BtreeWalk {
 
   private read(base: StepBase): NodeStep {
     const table = (this.tables[base.level] ??= new KeyTable(base.level ? 256 : 4096));
-    return this.stepFor(base, this.fs.readNode(this.btreeId, base.level, base.ptr, table));
+    return this.stepFor(base, this.fs.readNodeAt(this.btreeId, base.level, base.ptr, table));
   }
 
   private stepFor(base: StepBase, node: BtreeNode): NodeStep {

@@ -65,7 +65,7 @@ describe('Filesystem.reload', () => {
       if (o.dev.direct) expect(addon!.prefetchBytes()).toBeGreaterThan(0);
       rawWrite(path, ptr.ptrs[0]!.offset * 512, new Uint8Array(o.fs.sb.btreeNodeSize * 512));
       o.fs.reload();
-      const node = o.fs.readNode(0, 0, ptr);
+      const node = o.fs.readNodeAt(0, 0, ptr);
       expect(node.readable).toBe(false);
       expect(node.errors.map((e) => e.code)).toContain('bad_magic');
     } finally {
