@@ -134,6 +134,10 @@ export class DeviceHandle implements BlockReader {
     this.addon.prefetch(this.fd, offset, length);
   }
 
+  dropPrefetch(): void {
+    if (this.addon && this.fd !== null) this.addon.dropPrefetch(this.fd);
+  }
+
   /** Whether a repair (openDeviceForWrite, in any process) holds this device's lock; asking takes no lock. */
   lockedByRepair(): boolean {
     if (this.fd === null || this.addon === null) return false;

@@ -35,6 +35,8 @@ export interface BlockReader {
    * reads it in the background. A no-op otherwise, and for unaligned ranges.
    */
   prefetch(offset: number, length: number): void;
+  /** Forgets the read-aheads not yet taken: the device was changed behind this reader's back (Filesystem.reload). */
+  dropPrefetch(): void;
   /** Idempotent; removes a gz temp file. */
   close(): void;
 }
