@@ -37,5 +37,4 @@ describe('device name in fsck_message', () => {
     // the long one is cut to 31 bytes, as bcachefs cuts it
     expect(nodeErrorLines(spawnSync(BCACHEFS, ['fsck', '-n', paths[2]!], { cwd: dir, encoding: 'latin1' }).stdout)[0]).toMatch(/ on a\/rather\/long\/folder\/name\/zeron at /);
   });
-
 });
