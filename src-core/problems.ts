@@ -78,6 +78,8 @@ export interface ProblemRow<I = never> {
   /** what the class means, in one line */
   summary: string;
   severity: Severity;
+  /** the stage every finding of the class has (the fsck passes' classes); else the reporting section's */
+  stage?: FindingStage;
   reported: Reported;
   /** what the finding's expected / actual hold */
   values: ValueKind;
@@ -138,6 +140,43 @@ export function problem<I>(row: ProblemRow<I>): ProblemRow<I> {
 export function composeProblems<A extends ProblemTable, B extends ProblemTable>(a: A, b: B): A & B {
   for (const k of Object.keys(b)) if (k in a) throw new Error(`problem class ${k} is declared twice`);
   return { ...a, ...b };
+}
+
+/**
+ * A class declared as the fsck passes declare theirs (fsck/classes.ts FSCK_CLASSES): an fsck error printed
+ * with ", not fixing" under -n, whose message the pass builds itself.
+ */
+export interface DeclaredClass {
+  severity: Severity;
+  stage: FindingStage;
+  explanation: string;
+  /** the repair kind (at merge, the fsck kinds join RepairKind) */
+  repair: string;
+  repairText: string;
+}
+export interface DeclaredInput {
+  /** bcachefs's text, as the pass built it */
+  message: string;
+  /** added to the class's explanation */
+  detail?: string;
+}
+
+/** Rows for declared classes, to fold in with composeProblems. */
+export function rowsFromDeclarations<T extends Record<string, DeclaredClass>>(decls: T): { [K in keyof T]: ProblemRow<DeclaredInput> } {
+  const rows: Record<string, ProblemRow<DeclaredInput>> = {};
+  for (const [cls, d] of Object.entries(decls)) {
+    rows[cls] = {
+      summary: d.explanation,
+      severity: d.severity,
+      stage: d.stage,
+      reported: 'fsck_err',
+      values: 'none',
+      message: (i) => M.fsckBuf(i.message),
+      explain: (i) => (i.detail ? `${d.explanation}: ${i.detail}` : d.explanation),
+      repair: { kind: d.repair as RepairKind, description: d.repairText },
+    };
+  }
+  return rows as { [K in keyof T]: ProblemRow<DeclaredInput> };
 }
 
 // ---------------------------------------------------------------- inputs of the gc rows
@@ -238,12 +277,12 @@ function markRow(summary: string, message: (i: MarkInput) => string, explain: (i
   return { summary, severity: 'error', reported: 'need_fsck', values: 'gen', message, explain, repair: MARK_REPAIR };
 }
 
-function bucketRow(summary: string): ProblemRow<BucketInput> {
+function bucketRow(summary: string, values: ValueKind): ProblemRow<BucketInput> {
   return {
     summary,
     severity: 'error',
     reported: 'fsck_err',
-    values: 'count',
+    values,
     message: (i) => M.msgBucketField(i.dev, i.bucket, i.gen, i.dataType, i.field, i.got, i.should),
     explain: (i) => `the alloc key of bucket ${i.dev}:${i.bucket} says ${i.field} ${i.got}; marking every pointer into it gives ${i.should}`,
     repair: BUCKET_REPAIR,
@@ -528,11 +567,11 @@ export const GC_PROBLEMS = {
   }),
 
   // gc_done (bch2_gc_done) and gc_gens
-  bucket_gen: bucketRow("alloc key's gen differs from the recomputed one"),
-  bucket_data_type: bucketRow("alloc key's data_type differs from what the pointers say"),
-  bucket_stripe: bucketRow("alloc key's stripe differs from what the stripes say"),
-  bucket_dirty_sectors: bucketRow("alloc key's dirty_sectors differs from the sum of its pointers"),
-  bucket_cached_sectors: bucketRow("alloc key's cached_sectors differs from the sum of its cached pointers"),
+  bucket_gen: bucketRow("alloc key's gen differs from the recomputed one", 'gen'),
+  bucket_data_type: bucketRow("alloc key's data_type differs from what the pointers say", 'data_type'),
+  bucket_stripe: bucketRow("alloc key's stripe differs from what the stripes say", 'count'),
+  bucket_dirty_sectors: bucketRow("alloc key's dirty_sectors differs from the sum of its pointers", 'count'),
+  bucket_cached_sectors: bucketRow("alloc key's cached_sectors differs from the sum of its cached pointers", 'count'),
   bucket_oldest_gen: problem<{ dev: number; bucket: number; oldestGen: number; gen: number; should: number }>({
     summary: "alloc key's oldest_gen is newer than its gen (2021 bcachefs replaces it silently)",
     severity: 'warning',
@@ -548,7 +587,10 @@ export const GC_PROBLEMS = {
   fs_replicas_usage: usageRow('per-replicas-entry usage recorded at unmount differs from the recomputed one'),
 } satisfies ProblemTable;
 
-/** Every class: the gc table here; the fsck passes' rows fold in with composeProblems. */
+/**
+ * Every class: the gc table here; the fsck passes' rows fold in at merge:
+ * `composeProblems(GC_PROBLEMS, rowsFromDeclarations(FSCK_CLASSES))`.
+ */
 export const PROBLEMS = GC_PROBLEMS;
 export type ProblemClass = keyof typeof PROBLEMS;
 /** The input a class's builders take. */

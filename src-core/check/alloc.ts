@@ -1,25 +1,18 @@
 // bch2_alloc_read: the alloc btree (with the journal's alloc keys laid over it) into the alloc view of the
 // buckets. The first unreadable node stops the walk, as bch2_btree_and_journal_walk does; bcachefs then
 // stops recovery ("error reading alloc info: -5"), this checker goes on without those buckets' alloc info.
-import { btreePtrFromKey, nodeKeysWithJournal } from '../btree/fs.js';
-import type { BtreeNode } from '../btree/node.js';
+import { BtreeWalk } from '../btree/fs.js';
 import { bposCmp, POS_MIN, type Bpos } from '../format/bpos.js';
 import type { KeyTable } from '../format/bkey.js';
 import { BCH_DATA_btree, BTREE_ID_alloc, KEY_TYPE_alloc, KEY_TYPE_alloc_v2 } from '../format/names.js';
-import { allocUnpack, newAllocUnpacked, type BtreePtr } from '../format/values.js';
+import { allocUnpack, newAllocUnpacked } from '../format/values.js';
 import type { Gc } from './context.js';
-import type { KeyLocation } from './findings.js';
 import { nodeWhere, reportNodeErrors } from './node-read.js';
-import { rootKey } from './recovery.js';
 
 export async function readAllocInfo(g: Gc): Promise<void> {
   const id = BTREE_ID_alloc;
-  const root = g.fs.roots[id]!;
   const rootNode = g.rootNodes[id];
-  g.fs.beginWalk();
-  g.fs.firstVisit(root.ptr);
   const a = newAllocUnpacked();
-  let stopped = false;
   const loadKey = (t: KeyTable, row: number): void => {
     const ty = t.type[row]!;
     if (ty !== KEY_TYPE_alloc && ty !== KEY_TYPE_alloc_v2) return;
@@ -30,44 +23,34 @@ export async function readAllocInfo(g: Gc): Promise<void> {
     allocUnpack(ty, t.buf, t.valOff[row]!, t.valLen[row]!, a);
     d.setAlloc(b, a.gen, a.dataType, a.dirtySectors, a.cachedSectors, a.oldestGen);
   };
-  const rec = async (node: BtreeNode, ptr: BtreePtr, key: KeyLocation, parent?: { node: BtreeNode; index: number }): Promise<void> => {
-    if (!node.readable) {
-      stopped = true;
-      if (!parent) {
+  const w = rootNode && new BtreeWalk(g.fs, id, { rootNode });
+  for (let s = w?.next(); s; s = w!.next()) {
+    const step = await g.visit(s);
+    if (!step) continue;
+    const node = step.node;
+    if (!step.parent) {
+      if (!node.readable) {
         // read_btree_roots: bcachefs clears BCH_COMPAT_alloc_info and goes on with an empty alloc btree, so
         // every pointer then has its gen "missing in alloc btree" and gc_done corrects silently
         g.allocInfoValid = false;
-        return;
+        break;
       }
-      const where = nodeWhere(g, node, ptr, key, parent);
+    } else if (node.errors.length) {
+      const key = g.stepKey(step);
+      const where = nodeWhere(g, node, step.ptr, key, { node: step.parent, index: step.childIndex });
       const fatal = reportNodeErrors(g, node, where);
-      markUnknown(g, ptr.minKey ?? POS_MIN, ptr.maxKey);
-      g.out.report(
-        'alloc_info_unreadable',
-        { btree: 'alloc', level: node.level, sector: node.sector, keyText: key.text },
-        { id: `alloc:${node.level}:${node.sector}`, at: where, ...(fatal !== undefined ? { log: fatal } : {}) },
-      );
-      return;
+      if (!node.readable) {
+        markUnknown(g, step.ptr.minKey ?? POS_MIN, step.ptr.maxKey);
+        g.out.report(
+          'alloc_info_unreadable',
+          { btree: 'alloc', level: node.level, sector: node.sector, keyText: key.text },
+          { id: `alloc:${node.level}:${node.sector}`, at: where, ...(fatal !== undefined ? { log: fatal } : {}) },
+        );
+        break; // bch2_btree_and_journal_walk stops at the first error
+      }
     }
-    if (parent) reportNodeErrors(g, node, nodeWhere(g, node, ptr, key, parent));
-    if (node.level === 0) {
-      const keys = nodeKeysWithJournal(g.fs, node);
-      for (let k = 0; k < keys.count; k++) loadKey(keys.table(k), keys.row(k));
-      return;
-    }
-    const t = node.keys;
-    for (let k = 0; k < node.liveCount; k++) {
-      const row = node.live[k]!;
-      const child = btreePtrFromKey(t, row);
-      if (!child || !g.firstVisit(id, child)) continue;
-      const childKey = g.keyAt(t, row, node, k);
-      const cn = g.readNode(id, node.level - 1, child, g.tableFor(node.level - 1));
-      await g.nodeDone();
-      await rec(cn, child, childKey, { node, index: k });
-      if (stopped) return;
-    }
-  };
-  if (!root.fake && rootNode) await rec(rootNode, root.ptr, rootKey(g, id));
+    if (node.level === 0) for (let k = 0; k < step.keys.count; k++) loadKey(step.keys.table(k), step.keys.row(k));
+  }
   applyJournalAllocKeys(g, loadKey);
   // estimate of what the walk will read: the sectors of btree-node buckets
   let btreeSectors = 0;

@@ -1,10 +1,10 @@
 // The state one check carries through btree_gc.c's sections (struct bch_fs's gc part): the buckets, the
 // usage being recomputed, the findings, and the node reads with their counters, progress and cancellation.
 // Each section (recovery.ts, alloc.ts, mark.ts, topology.ts, gc.ts, gc-done.ts, leaves.ts) works on it.
-import type { Filesystem } from '../btree/fs.js';
+import type { Filesystem, NodeStep, WalkStep } from '../btree/fs.js';
 import type { BtreeNode } from '../btree/node.js';
 import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
-import { KeyTable } from '../format/bkey.js';
+import type { KeyTable } from '../format/bkey.js';
 import { u64HiLoToString } from '../format/bytes.js';
 import { bposToText, type Bpos } from '../format/bpos.js';
 import { btreeName } from '../format/names.js';
@@ -43,7 +43,6 @@ export class Gc {
   /** btree being walked, for progress */
   btree: string | undefined;
   private nodesSinceYield = 0;
-  private readonly levelTables: KeyTable[] = [];
   private readonly notedLimitations = new Set<string>();
   /** the " stale" mark of key texts: against the alloc gens (bucket array 0), as bcachefs prints it */
   readonly staleFn = (dev: number, offset: number, gen: number): boolean => {
@@ -107,23 +106,34 @@ export class Gc {
 
   // ---------------------------------------------------------------- node reads
 
-  /** Descend into each node once per walk (see Filesystem.firstVisit); say so when a node is reached again. */
-  firstVisit(id: number, ptr: BtreePtr): boolean {
-    if (this.fs.firstVisit(ptr)) return true;
-    this.noteLimitation(`${btreeName(id)}: more than one pointer leads to the node at sector ${ptr.ptrs[0]?.offset}; it was checked once`);
-    return false;
-  }
-
-  readNode(btreeId: number, level: number, ptr: BtreePtr, table?: KeyTable): BtreeNode {
-    const node = this.fs.readNode(btreeId, level, ptr, table);
+  /** Reads a node outside a walk (the roots), counted. */
+  readNode(btreeId: number, level: number, ptr: BtreePtr, table: KeyTable): BtreeNode {
     this.nodesRead++;
     this.bytesRead += this.fs.sb.btreeNodeSize * 512;
-    return node;
+    return this.fs.readNodeAt(btreeId, level, ptr, table);
   }
 
-  /** One key table per level, reused by every node read at that level. */
-  tableFor(level: number): KeyTable {
-    return (this.levelTables[level] ??= new KeyTable(level ? 256 : 4096));
+  /**
+   * Every step of a section's walk goes through here: it counts what the walk read, notes a second pointer
+   * to a node (read once), and polls cancellation. Returns the node step, or undefined for a repeat. The
+   * walks start from the root nodes recovery read, so a step without a parent was not read again.
+   */
+  async visit(s: WalkStep): Promise<NodeStep | undefined> {
+    if (s.repeat) {
+      this.noteLimitation(`${btreeName(s.btreeId)}: more than one pointer leads to the node at sector ${s.ptr.ptrs[0]?.offset}; it was checked once`);
+      return undefined;
+    }
+    if (s.parent) {
+      this.nodesRead++;
+      this.bytesRead += this.fs.sb.btreeNodeSize * 512;
+      await this.nodeDone();
+    }
+    return s;
+  }
+
+  /** The pointer that led to a step's node, as a finding locates it (for a root: the btree root entry). */
+  stepKey(s: NodeStep): KeyLocation {
+    return this.keyAt(s.ptrTable, s.ptrRow, s.parent ?? null, s.parent ? s.childIndex : undefined);
   }
 
   // ---------------------------------------------------------------- what findings say (off the hot path)

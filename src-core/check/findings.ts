@@ -172,7 +172,7 @@ export class FindingList {
       id: n === 1 ? base : `${base}#${n}`,
       class: cls,
       severity: r.silent !== undefined && row.severity === 'error' ? 'warning' : row.severity,
-      stage: this.stage,
+      stage: row.stage ?? this.stage,
       location: r.at,
       ...(r.field !== undefined ? { field: r.field } : {}),
       ...(r.expected !== undefined ? { expected: r.expected } : {}),

@@ -1,14 +1,11 @@
 // bch2_gc_btrees: each btree in gc phase order, through bch2_gc_btree_init and its recursion. A node's keys
 // are first all marked (and, in interior nodes, checked against their siblings); then, above the target
 // depth, its children are read in key order and recursed into. The root's own key is marked last.
-import { btreePtrFromKey, nodeKeysWithJournal } from '../btree/fs.js';
-import type { BtreeNode } from '../btree/node.js';
+import { BtreeWalk, btreePtrTable, type NodeStep } from '../btree/fs.js';
 import type { KeyTable } from '../format/bkey.js';
 import { btreeName } from '../format/names.js';
-import type { BtreePtr } from '../format/values.js';
-import { btreePtrTable } from '../btree/fs.js';
 import type { Gc } from './context.js';
-import type { KeyLocation } from './findings.js';
+import type { FindingLocation } from './findings.js';
 import type { Marker } from './mark.js';
 import { nodeWhere, reportNodeErrors } from './node-read.js';
 import { rootKey } from './recovery.js';
@@ -28,69 +25,64 @@ export async function gcBtrees(g: Gc, marker: Marker): Promise<void> {
   g.btree = undefined;
 }
 
-/** bch2_gc_btree_init: down to the leaves for btrees with triggers, to level 1 for the others. */
+/**
+ * bch2_gc_btree_init: down to the leaves for btrees with triggers, to level 1 for the others. The walk is
+ * depth first, pre-order, as bch2_gc_btree_init_recurse: a node's keys are all marked before its first
+ * child is read.
+ */
 async function gcBtreeInit(g: Gc, marker: Marker, id: number): Promise<void> {
   const root = g.fs.roots[id]!;
   if (root.fake) return;
-  const node = g.rootNodes[id];
+  const rootNode = g.rootNodes[id];
   const targetDepth = (LEAF_NEEDS_GC >> id) & 1 ? 0 : 1;
-  g.fs.beginWalk();
-  g.fs.firstVisit(root.ptr);
-  if (node && node.readable) {
-    const key = rootKey(g, id);
-    checkRootRange(g, id, node, root.ptr, key);
-    if (node.level >= targetDepth) await gcBtreeInitRecurse(g, marker, id, node, root.ptr, key, targetDepth);
+  if (rootNode?.readable) {
+    checkRootRange(g, id, rootNode, root.ptr, rootKey(g, id));
+    const w = new BtreeWalk(g.fs, id, { depth: targetDepth, rootNode });
+    for (let s = w.next(); s; s = w.next()) {
+      const step = await g.visit(s);
+      if (step) gcNode(g, marker, step);
+    }
   }
   // the root's own key: bch2_gc_mark_key(..., is_root = true)
   marker.markKey(btreePtrTable(root.ptr), 0, id, root.level + 1, null, 0);
 }
 
-/** bch2_gc_btree_init_recurse; `parent` is absent for the root. */
-async function gcBtreeInitRecurse(
-  g: Gc, marker: Marker, id: number, node: BtreeNode, ptr: BtreePtr, key: KeyLocation, targetDepth: number, parent?: { node: BtreeNode; index: number },
-): Promise<void> {
+/** One node of bch2_gc_btree_init_recurse: what its read found, then its keys marked and checked. */
+function gcNode(g: Gc, marker: Marker, step: NodeStep): void {
+  const { node, keys } = step;
+  const parent = step.parent ? { node: step.parent, index: step.childIndex } : undefined;
+  const where = (): FindingLocation => nodeWhere(g, node, step.ptr, g.stepKey(step), parent);
+  if (parent && (node.errors.length || !node.readable)) {
+    const at = where();
+    const fatal = reportNodeErrors(g, node, at);
+    if (!node.readable) {
+      if (fatal === undefined) return; // already reported (alloc read)
+      const name = btreeName(node.btreeId);
+      g.out.report(
+        'btree_node_unreadable',
+        {
+          btree: name, level: node.level, sector: node.sector, keyText: at.key!.text, inLeaves: false,
+          reason: node.errors.find((e) => e.type !== 'fixable' && e.type !== 'want_retry')?.msg ?? 'read error',
+        },
+        { id: `${name}:${node.level}:${node.sector}`, at, log: fatal },
+      );
+      return;
+    }
+  }
   const level = node.level;
-  const name = btreeName(id);
+  const n = keys.count;
+  if (level > 0 && n === 0) emptyInteriorNode(g, node, where());
   // keys: mark each, and check interior nodes' children ranges against each other
   let prevT: KeyTable | null = null;
   let prevRow = -1;
-  const keys = nodeKeysWithJournal(g.fs, node);
-  const n = keys.count;
-  if (level > 0 && n === 0) emptyInteriorNode(g, node, nodeWhere(g, node, ptr, key, parent));
   for (let k = 0; k < n; k++) {
     const t = keys.table(k);
     const row = keys.row(k);
-    marker.markKey(t, row, id, level, node, k);
+    marker.markKey(t, row, node.btreeId, level, node, k);
     if (level > 0) {
       checkTopology(g, node, prevT, prevRow, t, row, k, k === n - 1);
       prevT = t;
       prevRow = row;
     }
-  }
-  if (level <= targetDepth) return;
-  for (let k = 0; k < n; k++) {
-    const t = keys.table(k);
-    const row = keys.row(k);
-    const child = btreePtrFromKey(t, row);
-    if (!child || !g.firstVisit(id, child)) continue;
-    const cn = g.readNode(id, level - 1, child, g.tableFor(level - 1));
-    await g.nodeDone();
-    const childKey = g.keyAt(t, row, node, k);
-    const at = { node, index: k };
-    const where = nodeWhere(g, cn, child, childKey, at);
-    const fatal = reportNodeErrors(g, cn, where);
-    if (!cn.readable) {
-      if (fatal === undefined) continue; // already reported (alloc read)
-      g.out.report(
-        'btree_node_unreadable',
-        {
-          btree: name, level: level - 1, sector: cn.sector, keyText: childKey.text, inLeaves: false,
-          reason: cn.errors.find((e) => e.type !== 'fixable' && e.type !== 'want_retry')?.msg ?? 'read error',
-        },
-        { id: `${name}:${level - 1}:${cn.sector}`, at: where, log: fatal },
-      );
-      continue;
-    }
-    await gcBtreeInitRecurse(g, marker, id, cn, child, childKey, targetDepth, at);
   }
 }

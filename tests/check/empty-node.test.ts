@@ -15,7 +15,7 @@ describe('empty interior node', () => {
     const clean = new Filesystem({ size: img.length, read: (o, l) => img.subarray(o, o + l) });
     const root = clean.roots[0]!;
     expect(root.level).toBe(1);
-    const node = clean.readNode(0, 1, root.ptr);
+    const node = clean.readNodeAt(0, 1, root.ptr);
     const base = node.sector * 512;
     // every bset: u64s = 0, checksum recomputed over what is left
     for (const b of node.bsets) {

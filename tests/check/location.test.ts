@@ -1,9 +1,10 @@
 // Findings a fix can be planned from: every location found on the fixtures points at the bytes it names
 // (the node, the key's bset and byte offset, the parent's pointer), and the gc state comes back with them.
 import { afterAll, describe, expect, it } from 'vitest';
-import { btreePtrFromKey } from '../../src-core/btree/fs.js';
+import { BtreeWalk, btreePtrFromKey } from '../../src-core/btree/fs.js';
 import { checkFilesystem, type Finding } from '../../src-core/check/index.js';
 import { bposToText } from '../../src-core/format/bpos.js';
+import { PROBLEMS } from '../../src-core/problems.js';
 import { allFixtures, cleanFixtures, closeFixtures, openFixture } from '../helpers/fixtures.js';
 
 afterAll(closeFixtures);
@@ -48,10 +49,25 @@ describe.each(allFixtures())('%s', (fx) => {
       if (f.location.node?.seq !== undefined) expect(f.location.node.seq).toMatch(/^\d+$/);
       if (f.location.parent) expect(f.location.parent.child_index).toBeGreaterThanOrEqual(0);
     }
+    // expected / actual: one type per class, as the problem table says
+    for (const f of r.findings) {
+      const kind = PROBLEMS[f.class].values;
+      for (const v of [f.expected, f.actual]) {
+        if (v === undefined || v === null) continue;
+        if (kind === 'gen') expect(Number.isInteger(v) && (v as number) >= 0 && (v as number) < 256, f.id).toBe(true);
+        else if (kind === 'count' || kind === 'data_type') expect(Number.isSafeInteger(v), f.id).toBe(true);
+        else if (kind === 'u64') expect(v, f.id).toMatch(/^\d+$/);
+        else if (kind === 'pos') expect(typeof v, f.id).toBe('string');
+        else expect.fail(`${f.id}: class ${f.class} has no values, but says ${v}`);
+      }
+    }
     const want = claims(r.findings);
     const seen = new Set<KeyAt>();
     for (let id = 0; id < o.fs.roots.length; id++) {
-      o.fs.walk(id, (node) => {
+      const w = new BtreeWalk(o.fs, id);
+      for (let s = w.next(); s; s = w.next()) {
+        if (s.repeat) continue;
+        const node = s.node;
         for (const c of want) {
           if (c.sector !== node.sector || c.f.location.btree_id !== id) continue;
           const t = node.keys;
@@ -63,7 +79,7 @@ describe.each(allFixtures())('%s', (fx) => {
           if (c.pointsTo !== undefined) expect(btreePtrFromKey(t, row)?.ptrs[0]?.offset).toBe(c.pointsTo);
           seen.add(c);
         }
-      });
+      }
     }
     expect(want.filter((c) => !seen.has(c)).map((c) => c.f.id)).toEqual([]);
   });

@@ -1,7 +1,7 @@
 // The problem table and decide(): what each mode prints after a message, and which reports a fix can act on.
 import { describe, expect, it } from 'vitest';
 import { FindingList } from '../../src-core/check/findings.js';
-import { composeProblems, decide, FINDING_CLASSES, GC_PROBLEMS, PROBLEMS, problem } from '../../src-core/problems.js';
+import { composeProblems, decide, FINDING_CLASSES, GC_PROBLEMS, PROBLEMS, problem, rowsFromDeclarations } from '../../src-core/problems.js';
 
 describe('decide (fix_problem)', () => {
   it('gives what fsck -n and fsck -y append, as error.c does', () => {
@@ -55,5 +55,18 @@ describe('the table', () => {
     expect(Object.keys(all)).toHaveLength(Object.keys(GC_PROBLEMS).length + 1);
     expect(all.dirent_points_to_missing_inode.message!({ name: 'a' })).toBe('dirent a points to missing inode');
     expect(() => composeProblems(GC_PROBLEMS, { ptr_gen_future: fsck.dirent_points_to_missing_inode })).toThrow(/declared twice/);
+  });
+
+  it('takes in classes declared as the fsck passes declare theirs (stage fsck, a message the pass builds)', () => {
+    const rows = rowsFromDeclarations({
+      dirent_in_missing_dir: {
+        severity: 'error', stage: 'fsck', explanation: 'a dirent lies in a directory inode number that has no inode', repair: 'delete_key', repairText: 'deletes the dirent',
+      },
+    });
+    const row = composeProblems(GC_PROBLEMS, rows).dirent_in_missing_dir;
+    expect(row.stage).toBe('fsck');
+    expect(row.message!({ message: 'x'.repeat(600) })).toHaveLength(511);
+    expect(row.explain({ message: 'm', detail: 'inode 4097' })).toBe('a dirent lies in a directory inode number that has no inode: inode 4097');
+    expect(decide(row.reported, 'delete_key' as never, 'check').disposition).toBe('not fixing');
   });
 });
