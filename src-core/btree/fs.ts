@@ -125,7 +125,11 @@ export class Filesystem {
     return rows;
   }
 
-  /** Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception. */
+  /**
+   * Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception.
+   * With `keys` (a table reused node after node) the node's bytes are read into memory kept with that
+   * table, so the node and its keys are valid until the table is used again.
+   */
   readNodeAt(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
     const p = ptr.ptrs[0];
     const bytes = this.sb.btreeNodeSize * 512;
@@ -134,7 +138,8 @@ export class Filesystem {
       if (!p) throw new Error('pointer has no device pointer');
       if (p.dev !== this.sb.devIdx) throw new Error(`pointer to device ${p.dev}, which is not open`);
       if (p.offset * 512 + bytes > this.dev.size) throw new Error(`node at sector ${p.offset} lies beyond the end of the device`);
-      buf = this.dev.read(p.offset * 512, bytes);
+      if (keys && keys.nodeBuf?.length !== bytes) keys.nodeBuf = new Uint8Array(bytes);
+      buf = this.dev.read(p.offset * 512, bytes, keys?.nodeBuf);
     } catch (e) {
       const node = parseBtreeNode(this.sb, new Uint8Array(0), { btreeId, level, ptr }, keys);
       node.errors = [{ type: 'must_retry', code: 'io', msg: `read error: ${(e as Error).message}`, nodeOffset: 0 }];

@@ -100,11 +100,11 @@ export class DeviceHandle implements BlockReader {
     return true;
   }
 
-  read(offset: number, length: number): Buffer {
+  read(offset: number, length: number, into?: Uint8Array): Buffer {
     const fd = this.openFd('read');
     checkRange(this, 'read', offset, length);
     if (length === 0) return Buffer.alloc(0);
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into && into.length >= length ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
     let n: number;
     try {
       n = this.isDirect && this.addon

@@ -1,5 +1,6 @@
 // Filesystem.reload(): after the image is changed behind the reader's back (a raw write here, the journal's
 // writes later), a reload shows the disk as it now is: superblock, roots and nodes, with no stale read-ahead.
+// And node reads into a table's own memory (reused node after node) read what a fresh read does.
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFilesystem } from '../../src-core/open.js';
 import { BtreeWalk } from '../../src-core/btree/fs.js';
+import { KeyTable } from '../../src-core/format/bkey.js';
 import { loadAddon } from '../../src-core/device/native.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -68,6 +70,31 @@ describe('Filesystem.reload', () => {
       const node = o.fs.readNodeAt(0, 0, ptr);
       expect(node.readable).toBe(false);
       expect(node.errors.map((e) => e.code)).toContain('bad_magic');
+    } finally {
+      o.close();
+    }
+  });
+});
+
+describe('node memory', () => {
+  it('a node read through a reused table is read into memory kept with the table, byte for byte as a fresh read', () => {
+    const o = openFilesystem(fixturePath('clean-32k-depth2'));
+    try {
+      const fs = o.fs;
+      const root = fs.readNodeAt(0, fs.roots[0]!.level, fs.roots[0]!.ptr);
+      const w = new BtreeWalk(fs, 0);
+      const leaves = [];
+      for (let s = w.next(); s; s = w.next()) if (!s.repeat && s.level === 0) leaves.push(s.ptr);
+      expect(leaves.length).toBeGreaterThan(1);
+      expect(root.readable).toBe(true);
+      const t = new KeyTable(16);
+      const a = fs.readNodeAt(0, 0, leaves[0]!, t);
+      const mem = t.nodeBuf!;
+      expect(a.buf.buffer).toBe(mem.buffer);
+      const b = fs.readNodeAt(0, 0, leaves[1]!, t);
+      expect(b.buf.buffer).toBe(mem.buffer);
+      expect(Buffer.from(b.buf).equals(Buffer.from(fs.readNodeAt(0, 0, leaves[1]!).buf))).toBe(true);
+      expect(b.liveCount).toBe(fs.readNodeAt(0, 0, leaves[1]!).liveCount);
     } finally {
       o.close();
     }
