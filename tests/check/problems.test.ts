@@ -1,7 +1,8 @@
 // The problem table and decide(): what each mode prints after a message, and which reports a fix can act on.
 import { describe, expect, it } from 'vitest';
 import { FindingList } from '../../src-core/check/findings.js';
-import { composeProblems, decide, FINDING_CLASSES, GC_PROBLEMS, PROBLEMS, problem, rowsFromDeclarations } from '../../src-core/problems.js';
+import { GC_PROBLEMS } from '../../src-core/check/problems.js';
+import { composeProblems, decide, FINDING_CLASSES, PROBLEMS, rowsFromDeclarations, type ProblemRow } from '../../src-core/problems.js';
 
 describe('decide (fix_problem)', () => {
   it('gives what fsck -n and fsck -y append, as error.c does', () => {
@@ -45,11 +46,11 @@ describe('the table', () => {
 
   it('folds in the rows of another table (the fsck passes), refusing a class declared twice', () => {
     const fsck = {
-      dirent_points_to_missing_inode: problem<{ name: string }>({
+      dirent_points_to_missing_inode: {
         summary: 'a dirent points to an inode that does not exist', severity: 'error', reported: 'fsck_err', values: 'none',
         message: (i) => `dirent ${i.name} points to missing inode`, explain: (i) => `the dirent ${i.name} names no inode`,
         repair: { kind: 'none', description: 'bcachefs removes the dirent' },
-      }),
+      } satisfies ProblemRow<{ name: string }>,
     };
     const all = composeProblems(GC_PROBLEMS, fsck);
     expect(Object.keys(all)).toHaveLength(Object.keys(GC_PROBLEMS).length + 1);
