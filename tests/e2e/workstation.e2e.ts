@@ -101,12 +101,30 @@ test('errors say what happened and what to do', async ({ page }) => {
   await page.getByTestId('path').fill('/nonexistent/disk.img');
   await page.getByTestId('open').click();
   const err = page.getByTestId('error');
-  await expect(err).toContainText('Could not open /nonexistent/disk.img');
-  await expect(err).toContainText('no such file');
+  // the device's errno code reaches the page as a code, not only as text
+  await expect(err).toContainText('Could not open /nonexistent/disk.img: no such file or device');
+  await expect(page.getByTestId('error-code')).toHaveText('ENOENT');
   await expect(err).toContainText('Check the path');
   await err.getByRole('button', { name: /dismiss/i }).click();
   await expect(err).toBeHidden();
   await page.getByTestId('path').fill('/etc/hostname');
   await page.getByTestId('open').click();
+  await expect(err).toContainText('Could not open /etc/hostname: no bcachefs this tool can read');
+  await expect(page.getByTestId('error-code')).toHaveText('EBADFS');
   await expect(err).toContainText('Check that this is the right disk or image');
+});
+
+test('node errors name the device as bcachefs prints it', async ({ page }) => {
+  const image = join(ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021', 'zeronode-extents-b2', 'image.img.gz');
+  // the path as typed, without .gz (bcachefs runs on the unpacked image), cut to bcachefs's 31 bytes
+  const dev = Buffer.from(image.replace(/\.gz$/, '')).subarray(0, 31).toString();
+  await page.goto('/');
+  await page.getByTestId('path').fill(image);
+  await page.getByTestId('open').click();
+  await expect(page.getByTestId('open')).toHaveText('Open read-only');
+  await page.getByTestId('check-start').click();
+  await expect(page.getByTestId('check-result')).toContainText('findings');
+  // the first error is selected: the zeroed leaf
+  await expect(page.getByTestId('fsck-message')).toContainText('Unreadable btree node at btree extents level 0:');
+  await expect(page.getByTestId('log-message')).toContainText(`error validating btree node on ${dev} at btree extents level 0/1`);
 });
