@@ -1,0 +1,85 @@
+// The one place the journal obtains a writable device, and what identifies that device across a repair and
+// a replug: the filesystem's uuid, the size, a block device's serial and WWN (sysfs), and the superblock's hash.
+import { createHash } from 'node:crypto';
+import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { openDevice, type BlockDevice } from '../device/index.js';
+import { findSysDir } from '../device/sysfs.js';
+import { readSuperblock } from '../format/superblock.js';
+
+/** What the journal needs of a device opened for writing. */
+export type WritableDevice = Pick<BlockDevice, 'path' | 'size' | 'isBlockDevice' | 'notes' | 'read' | 'write' | 'sync' | 'close'>;
+
+/** Opens a disk or image file for writing (the device layer refuses what it cannot write safely). */
+export function openForWrite(path: string): WritableDevice {
+  return openDevice(path, { write: true });
+}
+
+export interface DeviceIdentity {
+  /** the filesystem's internal uuid, from the superblock */
+  uuid: string;
+  path: string;
+  size: number;
+  isBlockDevice: boolean;
+  serial: string | null;
+  wwn: string | null;
+  /** SHA-256 of the superblock's bytes as read now */
+  sbSha256: string;
+  /** the superblock was read from a backup copy (the primary is damaged) */
+  sbFromBackup: boolean;
+}
+
+export function sha256Hex(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Reads the identity of an open device (throws with a clear message when no superblock can be read). */
+export function deviceIdentity(dev: Pick<BlockDevice, 'path' | 'size' | 'isBlockDevice' | 'read'>): DeviceIdentity {
+  let sbRead;
+  try {
+    sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
+  } catch (e) {
+    throw new Error(`${dev.path}: no bcachefs superblock can be read (${(e as Error).message}), so it cannot be matched with a repair journal. Check that this is the right disk or image.`);
+  }
+  const ids = dev.isBlockDevice ? blockIds(dev.path) : { serial: null, wwn: null };
+  return {
+    uuid: sbRead.sb.uuid,
+    path: dev.path,
+    size: dev.size,
+    isBlockDevice: dev.isBlockDevice,
+    ...ids,
+    sbSha256: sha256Hex(sbRead.sb.bytes),
+    sbFromBackup: sbRead.usedBackup,
+  };
+}
+
+/** Serial and WWN from sysfs (a partition's come from its disk); null where the kernel has none. */
+function blockIds(path: string): { serial: string | null; wwn: string | null } {
+  const sys = findSysDir(path, statSync(path).rdev);
+  if (!sys) return { serial: null, wwn: null };
+  const read = (...names: string[]): string | null => {
+    for (const dir of [sys, dirname(sys)]) {
+      for (const n of names) {
+        try {
+          const v = readFileSync(join(dir, n), 'utf8').trim();
+          if (v) return v;
+        } catch {
+          /* not there: try the next */
+        }
+      }
+    }
+    return null;
+  };
+  return { serial: read('device/serial', 'serial'), wwn: read('wwid', 'device/wwid', 'device/wwn') };
+}
+
+/** Why `now` is not the device `recorded` names, or undefined when it is (a new path alone is fine: /dev names change). */
+export function identityMismatch(recorded: DeviceIdentity, now: DeviceIdentity): string | undefined {
+  const diffs: string[] = [];
+  if (recorded.uuid !== now.uuid) diffs.push(`filesystem uuid ${now.uuid}, the journal's is ${recorded.uuid}`);
+  if (recorded.size !== now.size) diffs.push(`size ${now.size} bytes, the journal's is ${recorded.size}`);
+  if (recorded.serial && now.serial && recorded.serial !== now.serial) diffs.push(`serial ${now.serial}, the journal's is ${recorded.serial}`);
+  if (recorded.wwn && now.wwn && recorded.wwn !== now.wwn) diffs.push(`WWN ${now.wwn}, the journal's is ${recorded.wwn}`);
+  if (diffs.length === 0) return undefined;
+  return `${now.path} is not the device this journal belongs to (${recorded.path}): ${diffs.join('; ')}. Open the journal that was written for this disk, or the disk this journal names.`;
+}

@@ -1,0 +1,90 @@
+// A repair session: a journal, the device it belongs to (opened for writing, identity checked), and the
+// session row naming who works and when. Opening one first finishes whatever a crash interrupted.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { applyFix, recover, undo, type RecoveryResult, type UndoOptions, type UndoResult, type UndoTarget } from './apply.js';
+import { deviceIdentity, identityMismatch, openForWrite, type DeviceIdentity, type WritableDevice } from './device.js';
+import { JournalError } from './errors.js';
+import type { FixPlan } from './plan.js';
+import { Journal, type DecisionRecord, type SessionInfo, type SessionRecord } from './store.js';
+
+export interface OpenSessionOptions extends Partial<SessionInfo> {
+  journal: string;
+  /** the disk or image; defaults to the path the journal recorded last */
+  device?: string;
+  /** what to do with a fix a crash left half-written: roll it back (the default) or forward */
+  recovery?: 'back' | 'forward';
+}
+
+/** This tool's version, from the package.json above this module (src-core/... or dist/src-core/...). */
+export function toolVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
+    const p = join(dir, 'package.json');
+    if (!existsSync(p)) continue;
+    const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
+    if (pkg.name === 'bcachefs-repair') return `bcachefs-repair ${pkg.version}`;
+  }
+  return 'bcachefs-repair (version unknown)';
+}
+
+export class RepairSession {
+  constructor(
+    readonly journal: Journal,
+    readonly dev: WritableDevice,
+    readonly identity: DeviceIdentity,
+    readonly session: SessionRecord,
+    /** what opening it finished for a crashed run (empty when nothing was pending) */
+    readonly recovered: RecoveryResult,
+  ) {}
+
+  recordCheck(stage: 'before' | 'after', findings: readonly { id: string; class: string; severity: string; btree?: string }[], summary?: Record<string, unknown>): number {
+    return this.journal.recordCheck(this.session.id, stage, findings, summary);
+  }
+
+  recordDecision(planId: string, decision: DecisionRecord['decision'], opts?: { alternative?: string; note?: string }): void {
+    this.journal.recordDecision(this.session.id, planId, decision, opts);
+  }
+
+  /** Applies one fix all-or-nothing; returns its journal fix number. */
+  apply(plan: FixPlan): number {
+    return applyFix(this.journal, this.dev, this.session.id, plan);
+  }
+
+  undo(target: UndoTarget, opts?: UndoOptions): UndoResult {
+    return undo(this.journal, this.dev, this.session.id, target, opts);
+  }
+
+  close(): void {
+    this.dev.close();
+    this.journal.close();
+  }
+}
+
+/**
+ * Opens the journal (creating it when new) and the device, checks that the device is the one the journal
+ * names, starts a session and recovers a crashed run. Throws JournalError / DeviceError with clear messages.
+ */
+export function openRepairSession(opts: OpenSessionOptions): RepairSession {
+  const journal = Journal.open(opts.journal);
+  let dev: WritableDevice | undefined;
+  try {
+    const recorded = journal.devices().at(-1);
+    const path = opts.device ?? recorded?.path;
+    if (!path) {
+      throw new JournalError('NOT_FOUND', `the journal ${opts.journal} names no device yet: give the disk or image to repair.`);
+    }
+    dev = openForWrite(path);
+    const identity = deviceIdentity(dev);
+    const mismatch = recorded && identityMismatch(recorded, identity);
+    if (mismatch) throw new JournalError('WRONG_DEVICE', mismatch);
+    const session = journal.startSession(identity, { ...opts, toolVersion: opts.toolVersion ?? toolVersion() });
+    const recovered = recover(journal, dev, session.id, opts.recovery);
+    return new RepairSession(journal, dev, identity, session, recovered);
+  } catch (e) {
+    dev?.close();
+    journal.close();
+    throw e;
+  }
+}
