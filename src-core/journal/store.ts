@@ -161,8 +161,11 @@ export class Journal {
       return;
     }
     const fmt = this.db.prepare("SELECT value FROM meta WHERE key='format' ORDER BY id LIMIT 1").get() as { value: string } | undefined;
-    if (fmt?.value !== JOURNAL_FORMAT) {
-      throw new JournalError('BAD_JOURNAL', `${this.file} is a journal of format ${JSON.stringify(fmt?.value ?? null)}, this tool reads ${JSON.stringify(JOURNAL_FORMAT)}. Use the tool version that wrote it.`);
+    if (!fmt) {
+      throw new JournalError('BAD_JOURNAL', `${this.file} has lost the row naming its format: the journal was changed outside this tool. Run verify on it to see where, and keep it as evidence.`);
+    }
+    if (fmt.value !== JOURNAL_FORMAT) {
+      throw new JournalError('BAD_JOURNAL', `${this.file} is a journal of format ${JSON.stringify(fmt.value)}, this tool reads ${JSON.stringify(JOURNAL_FORMAT)}. Use the tool version that wrote it.`);
     }
   }
 
@@ -186,6 +189,23 @@ export class Journal {
     row.hash = rowHash(head.hash, table, row);
     this.db.prepare(`INSERT INTO ${table} (${cols.map((c) => `"${c}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((c) => row[c] ?? null));
     return id;
+  }
+
+  /** Checks the chain of a journal file without opening it for writing (works on a damaged one too). */
+  static verifyFile(file: string): VerifyResult {
+    let db: Database.Database;
+    try {
+      db = new Database(file, { readonly: true, fileMustExist: true });
+    } catch (e) {
+      throw new JournalError('BAD_JOURNAL', `cannot open the repair journal ${file}: ${(e as Error).message}. Check the file name.`);
+    }
+    try {
+      return verifyChain(db);
+    } catch (e) {
+      throw new JournalError('BAD_JOURNAL', `${file} cannot be verified: ${(e as Error).message}. It is not a bcachefs-repair journal, or its tables were altered.`);
+    } finally {
+      db.close();
+    }
   }
 
   head(): ChainHead {
