@@ -68,6 +68,16 @@ export function chainHead(db: Database.Database): ChainHead {
   return head;
 }
 
+/** The chain head as it was when the chain had `seq` rows (undefined past the end). */
+export function chainHeadAt(db: Database.Database, seq: number): ChainHead | undefined {
+  if (seq === 0) return { seq: 0, hash: GENESIS };
+  for (const t of TABLE_NAMES) {
+    const r = db.prepare(`SELECT seq, hash FROM ${t} WHERE seq = ?`).get(seq) as ChainHead | undefined;
+    if (r) return r;
+  }
+  return undefined;
+}
+
 export type VerifyResult =
   | { ok: true; rows: number; head: ChainHead }
   | { ok: false; rows: number; problem: string; table?: TableName; id?: number; seq?: number };

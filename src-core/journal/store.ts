@@ -2,7 +2,7 @@
 // every row chained (chain.ts). This module records and reads; apply.ts decides what to write when.
 import { userInfo } from 'node:os';
 import Database from 'better-sqlite3';
-import { chainHead, createSchema, rowHash, TABLES, verifyChain, type Cell, type ChainHead, type TableName, type VerifyResult } from './chain.js';
+import { chainHead, chainHeadAt, createSchema, rowHash, TABLES, verifyChain, type Cell, type ChainHead, type TableName, type VerifyResult } from './chain.js';
 import { stepDone } from './crash.js';
 import { sha256Hex, type DeviceIdentity } from './device.js';
 import { JournalError } from './errors.js';
@@ -210,6 +210,11 @@ export class Journal {
 
   head(): ChainHead {
     return chainHead(this.db);
+  }
+
+  /** The head when the chain had seq rows (what a report made then pinned). */
+  headAt(seq: number): ChainHead | undefined {
+    return chainHeadAt(this.db, seq);
   }
 
   verify(): VerifyResult {
