@@ -1,7 +1,4 @@
-/** What the btree layer needs of a device: its size and synchronous reads of byte ranges. */
-export interface BlockReader {
-  readonly size: number;
-  read(offset: number, length: number): Uint8Array;
-  /** a hint that this range will be read soon (devices without read-ahead of their own start reading it) */
-  prefetch?(offset: number, length: number): void;
-}
+import type { BlockReader as DeviceReader } from '../device/index.js';
+
+/** What the btree layer needs of the device's BlockReader (tests hand in in-memory images): size and reads, read-ahead if it has any. */
+export type BlockReader = Pick<DeviceReader, 'size' | 'read'> & Partial<Pick<DeviceReader, 'prefetch'>>;

@@ -7,10 +7,12 @@ import { constants as osConstants } from 'node:os';
  *   ESHORT       the OS returned fewer bytes than asked inside the device (it shrank or vanished)
  *   EMPTY        zero-length file / device
  *   ENOTBLK      neither a regular file nor a block device
- *   EREADONLY    write on a device opened read-only (or a decompressed .gz image)
+ *   EREADONLY    a .gz image opened for writing
+ *   ENOLCK       write mode without the native addon (no lock against a second repair)
  *   ECLOSED      use after close()
  *   EGZIP        .gz image could not be decompressed
  *   EINVALARG    bad offset/length argument (programming error)
+ * EBUSY is also ours for a disk that is mounted, attached to a loop device or locked by another repair.
  * The message is one line: what happened, then what to do.
  */
 export class DeviceError extends Error {
@@ -65,7 +67,7 @@ export function openError(path: string, err: unknown, write: boolean): DeviceErr
     case 'EROFS':
       return new DeviceError(code, `cannot open ${path} for writing: it is on a read-only filesystem or the device is write-protected (EROFS). Open it read-only, or copy the image somewhere writable.`, opts);
     case 'EBUSY':
-      return new DeviceError(code, `cannot open ${path}${write ? ' for writing' : ''}: the device is in use, probably mounted or held open exclusively by another program (EBUSY). Unmount it first; repairs need the filesystem offline.`, opts);
+      return new DeviceError(code, `cannot open ${path}${write ? ' for writing' : ''}: another program holds the device exclusively (EBUSY): a mount, mdadm/LVM, or another disk tool. Find it with fuser -v ${path}, unmount or stop it, then try again; repairs need the disk offline.`, opts);
     case 'EISDIR':
       return new DeviceError(code, `cannot open ${path}: it is a directory, not an image file or block device (EISDIR). Pick the image file inside it.`, opts);
     case 'ELOOP':

@@ -38,12 +38,16 @@ export interface DirectIoAddon {
   prefetchPending(): number;
   /** Raw CRC-32C update of buf[start, end) (SSE4.2 where available): the fast path for checksums. */
   crc32c(buf: Uint8Array, start: number, end: number, crc: number): number;
+  /** Takes an exclusive whole-file OFD lock (fcntl F_OFD_SETLK) on fd; false if another holder has one. */
+  ofdLock(fd: number): boolean;
+  /** Whether another open file description holds a lock that conflicts with an exclusive one (F_OFD_GETLK). */
+  ofdLocked(fd: number): boolean;
   readonly maxChunk: number;
   readonly abiVersion: number;
 }
 
 /** Must equal ADDON_ABI_VERSION in native/direct_io.c. */
-export const ADDON_ABI_VERSION = 4;
+export const ADDON_ABI_VERSION = 5;
 const REL = join('native', 'build');
 
 export interface AddonState {

@@ -61,14 +61,14 @@ export class Session {
     let p = path.trim();
     if (p === '~' || p.startsWith('~/')) p = homedir() + p.slice(1);
     // open the new one first: if that fails, what was open stays open
-    const o = openFilesystem(resolve(p), { write: false });
+    const o = openFilesystem(resolve(p));
     this.close();
     const fs = o.fs;
     this.opened = o;
     this.info = {
       path: o.dev.path,
       size: o.dev.size,
-      readOnly: !o.dev.writable,
+      readOnly: true,
       isBlockDevice: o.dev.isBlockDevice,
       direct: o.dev.direct,
       summary: toJsonSafe(superblockSummary(fs.sb)) as SuperblockSummary,

@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDevice } from '../../src-core/device/index.js';
+import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { loadAddon, resetAddonForTests } from '../../src-core/device/native.js';
 import { mountRamfs, randomFile, rng, scratchDir, umount } from './helpers.js';
 
@@ -40,7 +41,7 @@ describe('buffered fallback', () => {
         dev.close();
       }
       // write mode works buffered too
-      const w = openDevice(path, { write: true });
+      const w = openDeviceForWrite(path);
       try {
         expect(w.direct).toBe(false);
         w.write(5, Buffer.from('hello'));

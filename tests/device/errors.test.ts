@@ -4,6 +4,7 @@ import { chmodSync, mkdirSync, symlinkSync, truncateSync, writeFileSync } from '
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DeviceError, openDevice } from '../../src-core/device/index.js';
+import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { resetAddonForTests } from '../../src-core/device/native.js';
 import { mountRamfs, randomFile, scratchDir, umount } from './helpers.js';
 
@@ -12,7 +13,7 @@ afterAll(() => scratch.cleanup());
 
 function openErr(path: string, opts?: { write?: boolean }): DeviceError {
   try {
-    openDevice(path, opts).close();
+    (opts?.write ? openDeviceForWrite(path) : openDevice(path)).close();
   } catch (e) {
     expect(e).toBeInstanceOf(DeviceError);
     const err = e as DeviceError;

@@ -1,10 +1,11 @@
 // Real block devices: loop devices over files of random data. Needs root and losetup; skipped with
 // a printed reason otherwise. Every attached loop device is detached in afterAll/finally.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import { DeviceError, openDevice } from '../../src-core/device/index.js';
+import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { attachLoop, detachLoop, loopSupport, randomFile, rng, scratchDir } from './helpers.js';
 import { randomBytes } from 'node:crypto';
 
@@ -47,7 +48,7 @@ describe('loop device', () => {
     try {
       expect(dev.isBlockDevice).toBe(true);
       expect(dev.direct).toBe(true);
-      expect(dev.writable).toBe(false);
+      expect('write' in dev).toBe(false);
       expect(dev.size).toBe(ref.length);
       const name = basename(loop);
       expect(dev.logicalBlockSize).toBe(Number(readFileSync(`/sys/class/block/${name}/queue/logical_block_size`, 'utf8')));
@@ -105,14 +106,13 @@ describe('loop device', () => {
     const file = join(scratch.dir, 'lo-rw.img');
     const mirror = Buffer.from(randomFile(file, 8 * 1024 * 1024));
     const loop = attach(file, ['-b', '4096']);
-    const dev = openDevice(loop, { write: true });
+    const dev = openDeviceForWrite(loop);
     try {
-      expect(dev.writable).toBe(true);
       expect(dev.direct).toBe(true);
-      // a second writer is refused; a reader is allowed but told the device is in use
-      expect(() => openDevice(loop, { write: true })).toThrow(expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/in use.*Unmount it first/) }));
+      // a second writer is refused; a reader is allowed but told a repair holds the device
+      expect(() => openDeviceForWrite(loop)).toThrow(expect.objectContaining({ code: 'EBUSY', message: expect.stringMatching(/holds the device exclusively.*fuser -v/) }));
       const reader = openDevice(loop);
-      expect(reader.notes.join('\n')).toMatch(/is in use/);
+      expect(reader.notes.join('\n')).toMatch(/open for repair by another bcachefs-repair/);
       reader.close();
       const r = rng(33);
       for (let i = 0; i < 200; i++) {
@@ -130,8 +130,38 @@ describe('loop device', () => {
       dev.close();
     }
     // exclusivity ends with close
-    openDevice(loop, { write: true }).close();
+    openDeviceForWrite(loop).close();
     expect(readFileSync(file).equals(mirror)).toBe(true);
+  });
+
+  it('a read-only open takes no exclusive hold: a concurrent exclusive opener (as mount is) never gets EBUSY', async (ctx) => {
+    need(ctx);
+    const file = join(scratch.dir, 'lo-noexcl.img');
+    randomFile(file, 4 * 1024 * 1024);
+    const loop = attach(file);
+    // The child opens the device O_EXCL and closes it again, as fast as it can, until told to stop.
+    const child = spawn(process.execPath, ['-e', `
+      const fs = require('node:fs');
+      let ok = 0, busy = 0, stop = false;
+      process.stdin.on('data', () => { stop = true; });
+      process.stdout.write('ready\\n');
+      (function loop() {
+        for (let i = 0; i < 200; i++) {
+          try { fs.closeSync(fs.openSync(${JSON.stringify(loop)}, fs.constants.O_RDONLY | fs.constants.O_EXCL)); ok++; }
+          catch (e) { if (e.code === 'EBUSY') busy++; else throw e; }
+        }
+        if (stop) process.stdout.write(JSON.stringify({ ok, busy }) + '\\n'); else setImmediate(loop);
+      })();`], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const exited = new Promise<number | null>((res) => child.on('exit', res));
+    while (!out.includes('ready')) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 400; i++) openDevice(loop).close();
+    child.stdin.end('stop');
+    expect(await exited).toBe(0);
+    const res = JSON.parse(out.split('\n')[1]!) as { ok: number; busy: number };
+    expect(res.ok).toBeGreaterThan(0);
+    expect(res.busy).toBe(0);
   });
 
   it('a device that shrinks under us (backing file truncated, losetup -c) gives ESHORT', (ctx) => {

@@ -1,9 +1,10 @@
 // Read-ahead: background reads are served only for exactly the range asked for, never stale after a
 // write, forgotten on close, and untaken ones do not turn read-ahead off.
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDevice } from '../../src-core/device/index.js';
+import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { loadAddon } from '../../src-core/device/native.js';
 import { randomFile, scratchDir } from './helpers.js';
 
@@ -53,7 +54,7 @@ describe('read-ahead', () => {
     randomFile(src, 4 * 1024 * 1024);
     const path = join(scratch.dir, 'rw.img');
     copyFileSync(src, path);
-    const dev = openDevice(path, { write: true });
+    const dev = openDeviceForWrite(path);
     const addon = loadAddon().addon!;
     try {
       dev.prefetch(NODE, NODE);
@@ -68,6 +69,31 @@ describe('read-ahead', () => {
     } finally {
       dev.close();
     }
+  });
+
+  it('never serves data a buffered write has replaced (an image whose size is not a multiple of 4 KiB)', async () => {
+    // A write that reaches the partial last block goes through the page cache, not the addon's pwrite:
+    // it must still drop the read-ahead of the blocks it covers.
+    const path = join(scratch.dir, 'odd.img');
+    const size = 4 * 1024 * 1024 + 777;
+    randomFile(path, size);
+    const dev = openDeviceForWrite(path);
+    const addon = loadAddon().addon!;
+    try {
+      const block = Math.floor((size - 5000) / 4096) * 4096; // the aligned block where the write starts
+      dev.prefetch(block, 4096);
+      await settle();
+      expect(addon.prefetchBytes()).toBe(4096);
+      const fresh = Buffer.alloc(5000, 0xcd);
+      dev.write(size - 5000, fresh);
+      const got = dev.read(block, 4096);
+      const inBlock = size - 5000 - block;
+      expect(got.subarray(inBlock).equals(fresh.subarray(0, 4096 - inBlock))).toBe(true);
+      expect(dev.read(size - 5000, 5000).equals(fresh)).toBe(true);
+    } finally {
+      dev.close();
+    }
+    expect(readFileSync(path).subarray(size - 5000).equals(Buffer.alloc(5000, 0xcd))).toBe(true);
   });
 
   it('evicts the oldest untaken read-aheads instead of turning read-ahead off', async () => {

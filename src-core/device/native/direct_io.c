@@ -26,6 +26,7 @@
  *   prefetch(fd, position, length) / dropPrefetch(fd) / prefetchBytes(): read-ahead (readahead.c)
  *   prefetchHits() / prefetchPending(): preads served from read-ahead, reads queued or in flight (tests)
  *   crc32c(buf, start, end, crc): CRC-32C (crc32c.c)
+ *   ofdLock(fd) / ofdLocked(fd): exclusive OFD lock for write mode (lock.c)
  *   maxChunk -> largest single transfer (bounce buffer cap)
  *
  * Errors are thrown as Error objects with .errno (positive errno) and
@@ -46,7 +47,7 @@
 #include "io.h"
 #include "readahead.h"
 
-#define ADDON_ABI_VERSION 4 /* keep equal to ADDON_ABI_VERSION in ../native.ts */
+#define ADDON_ABI_VERSION 5 /* keep equal to ADDON_ABI_VERSION in ../native.ts */
 #define MEM_ALIGN 4096u
 #define MIN_BOUNCE (256u * 1024u)
 #define MAX_BOUNCE (8u * 1024u * 1024u)
@@ -417,6 +418,8 @@ static napi_value js_prefetch_pending(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_crc32c(napi_env env, napi_callback_info info);
+napi_value js_ofd_lock(napi_env env, napi_callback_info info);
+napi_value js_ofd_locked(napi_env env, napi_callback_info info);
 void crc32c_init(void);
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -433,6 +436,8 @@ static napi_value init(napi_env env, napi_value exports) {
       {"prefetchBytes", NULL, js_prefetch_bytes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchHits", NULL, js_prefetch_hits, NULL, NULL, NULL, napi_enumerable, NULL},
       {"prefetchPending", NULL, js_prefetch_pending, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ofdLock", NULL, js_ofd_lock, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"ofdLocked", NULL, js_ofd_locked, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   napi_value v;
