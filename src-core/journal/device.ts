@@ -1,18 +1,20 @@
 // The one place the journal obtains a writable device, and what identifies that device across a repair and
 // a replug: the filesystem's uuid, the size, a block device's serial and WWN (sysfs), and the superblock's hash.
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { openDevice, type BlockDevice } from '../device/index.js';
-import { findSysDir } from '../device/sysfs.js';
+import { readFileSync, realpathSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { BlockReader } from '../device/index.js';
+import { openDeviceForWrite, type BlockWriter } from '../device/write.js';
 import { readSuperblock } from '../format/superblock.js';
 
-/** What the journal needs of a device opened for writing. */
-export type WritableDevice = Pick<BlockDevice, 'path' | 'size' | 'isBlockDevice' | 'notes' | 'read' | 'write' | 'sync' | 'close'>;
+export type WritableDevice = BlockWriter;
 
-/** Opens a disk or image file for writing (the device layer refuses what it cannot write safely). */
-export function openForWrite(path: string): WritableDevice {
-  return openDevice(path, { write: true });
+/**
+ * Opens a disk or image file for writing; the device layer refuses what it cannot write safely (mounted,
+ * held exclusively, locked by another repair, compressed, or the journal's own disk).
+ */
+export function openForWrite(path: string, journalPath: string): WritableDevice {
+  return openDeviceForWrite(path, { journalPath });
 }
 
 export interface DeviceIdentity {
@@ -34,7 +36,7 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 /** Reads the identity of an open device (throws with a clear message when no superblock can be read). */
-export function deviceIdentity(dev: Pick<BlockDevice, 'path' | 'size' | 'isBlockDevice' | 'read'>): DeviceIdentity {
+export function deviceIdentity(dev: Pick<BlockReader, 'path' | 'size' | 'isBlockDevice' | 'read'>): DeviceIdentity {
   let sbRead;
   try {
     sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
@@ -55,8 +57,12 @@ export function deviceIdentity(dev: Pick<BlockDevice, 'path' | 'size' | 'isBlock
 
 /** Serial and WWN from sysfs (a partition's come from its disk); null where the kernel has none. */
 function blockIds(path: string): { serial: string | null; wwn: string | null } {
-  const sys = findSysDir(path, statSync(path).rdev);
-  if (!sys) return { serial: null, wwn: null };
+  let sys: string;
+  try {
+    sys = realpathSync(join('/sys/class/block', basename(realpathSync(path))));
+  } catch {
+    return { serial: null, wwn: null };
+  }
   const read = (...names: string[]): string | null => {
     for (const dir of [sys, dirname(sys)]) {
       for (const n of names) {

@@ -75,7 +75,7 @@ export function openRepairSession(opts: OpenSessionOptions): RepairSession {
     if (!path) {
       throw new JournalError('NOT_FOUND', `the journal ${opts.journal} names no device yet: give the disk or image to repair.`);
     }
-    dev = openForWrite(path);
+    dev = openForWrite(path, opts.journal);
     const identity = deviceIdentity(dev);
     const mismatch = recorded && identityMismatch(recorded, identity);
     if (mismatch) throw new JournalError('WRONG_DEVICE', mismatch);
