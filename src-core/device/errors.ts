@@ -33,7 +33,7 @@ for (const [name, num] of Object.entries(osConstants.errno)) {
 }
 
 /** errno number (positive, as the addon reports it) → name like 'EIO'. */
-export function errnoName(errno: number): string {
+function errnoName(errno: number): string {
   return errnoNames.get(Math.abs(errno)) ?? `E${Math.abs(errno)}`;
 }
 

@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { MessageChannel, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import { DeviceError, errorCode } from './errors.js';
 
-export const GZ_CHUNK = 64 * 1024;
+const GZ_CHUNK = 64 * 1024;
 const STALL_MS = 60_000;
 const START_MS = 15_000;
 

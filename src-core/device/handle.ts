@@ -11,7 +11,7 @@ import { readBlockGeometry } from './sysfs.js';
 import type { BlockReader } from './index.js';
 
 /** O_DIRECT alignment used for regular files (safe for 512e and 4Kn backing disks). */
-export const FILE_ALIGN = 4096;
+const FILE_ALIGN = 4096;
 
 const { O_RDONLY, O_RDWR, O_EXCL } = fsConstants;
 const O_DIRECT = fsConstants.O_DIRECT ?? 0;

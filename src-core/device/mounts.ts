@@ -80,7 +80,7 @@ function blockUsers(dev: string, mounts: Mount[]): string[] {
   return users;
 }
 
-export interface LoopAttachment {
+interface LoopAttachment {
   /** /dev/loopN */
   loop: string;
   /** major:minor of the loop device */
@@ -88,7 +88,7 @@ export interface LoopAttachment {
 }
 
 /** Loop devices whose backing file is this file (same inode: hard links and bind mounts count). */
-export function loopsBackedBy(st: Stats): LoopAttachment[] {
+function loopsBackedBy(st: Stats): LoopAttachment[] {
   const out: LoopAttachment[] = [];
   for (const name of list('/sys/block')) {
     if (!name.startsWith('loop')) continue;

@@ -47,7 +47,7 @@ export interface DirectIoAddon {
 }
 
 /** Must equal ADDON_ABI_VERSION in native/direct_io.c. */
-export const ADDON_ABI_VERSION = 5;
+const ADDON_ABI_VERSION = 5;
 const REL = join('native', 'build');
 
 export interface AddonState {

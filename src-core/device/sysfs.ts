@@ -38,7 +38,7 @@ function readInt(p: string): number {
  * symlinks such as /dev/disk/by-id/... → /dev/sdb1), checked against the device
  * number, else via /sys/dev/block/MAJOR:MINOR. Returns null if sysfs has no entry.
  */
-export function findSysDir(devPath: string, rdev: number): string | null {
+function findSysDir(devPath: string, rdev: number): string | null {
   const { major, minor } = devMajorMinor(rdev);
   const want = `${major}:${minor}`;
   const tries: string[] = [];

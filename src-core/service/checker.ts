@@ -1,24 +1,14 @@
-// Access to the checker (src-core/check) for the service.
-import type { Filesystem } from '../btree/fs.js';
-import { checkFilesystem, FINDING_CLASSES, type CheckOptions, type CheckResult } from '../check/index.js';
+// The checker the service runs: the operations layer's, or (tests) a module with checkFilesystem's contract.
+import { BUILT_IN_CHECKER, type Checker, type CheckFn } from '../ops/index.js';
 
-export type CheckFn = (fs: Filesystem, opts: CheckOptions) => Promise<CheckResult>;
-
-export interface Checker {
-  check: CheckFn;
-  /** class -> what it means */
-  classes: Record<string, string>;
-}
-
-const builtIn: Checker = { check: checkFilesystem, classes: { ...FINDING_CLASSES } };
 const cache = new Map<string, Promise<Checker | null>>();
 
 /**
- * The checker: src-core/check, or, given `module` (a file URL), a module exporting a checkFilesystem with
- * the same contract (the service tests use that to exercise cancellation). Null if that module has none.
+ * The built-in checker, or, given `module` (a file URL), one exporting checkFilesystem and FINDING_CLASSES
+ * (the service tests use that to exercise progress and cancellation). Null if that module has none.
  */
 export function loadChecker(module?: string): Promise<Checker | null> {
-  if (!module) return Promise.resolve(builtIn);
+  if (!module) return Promise.resolve(BUILT_IN_CHECKER);
   let cached = cache.get(module);
   cached ??= (async () => {
     try {

@@ -6,8 +6,10 @@
 //  * otherwise stdio: one JSON message per line on stdin, replies and events as JSON lines on stdout
 //    (console output goes to stderr so it cannot corrupt the stream).
 //
-// Messages are those of protocol.ts. The process ends when its parent goes away (stdin closes, the IPC
-// channel disconnects, or the parent port closes), closing the open image first.
+// Messages are those of protocol.ts. The process ends when its parent goes away (the IPC channel
+// disconnects, or the parent port closes), closing the open image first. On stdio, the end of stdin only
+// ends the requests: what is still owed (answers, a running check's check.done) is sent before it exits, so
+// `printf '...' | node child.js` gets every answer.
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { pathToFileURL } from 'node:url';
@@ -40,8 +42,19 @@ async function stop(code = 0): Promise<void> {
   process.exit(code);
 }
 
+/** requests not answered yet */
+const owed = new Set<Promise<void>>();
+
 function onRequest(msg: unknown): void {
-  void service.handle(msg).then((r) => send(r));
+  const p = service.handle(msg).then((r) => send(r));
+  owed.add(p);
+  void p.finally(() => owed.delete(p));
+}
+
+/** After the last request: every answer, then the end of a running check. */
+async function finishOwed(): Promise<void> {
+  while (owed.size) await Promise.all(owed);
+  await service.idle();
 }
 
 if (parentPort) {
@@ -72,7 +85,7 @@ if (parentPort) {
     }
     onRequest(msg);
   });
-  rl.on('close', () => void stop());
+  rl.on('close', () => void finishOwed().then(() => stop()));
 }
 
 process.on('SIGTERM', () => void stop(0));

@@ -5,10 +5,12 @@
 //
 // Every payload is plain JSON (bigints travel as decimal strings), so the same messages go over stdio
 // JSON lines, Node IPC, Electron's MessagePort/utilityProcess and HTTP without any other encoding.
-// This file has no Node imports (check/findings.ts, whose types it uses, has none either): the renderer
+// This file has no Node imports (ops/types.ts, whose types it uses, has none either): the renderer
 // imports its types.
 
-import type { Finding, Severity } from '../check/findings.js';
+import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
+
+export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -23,7 +25,11 @@ export interface Request<M extends Method = Method> {
 export interface ErrorInfo {
   /** One or two sentences for the user: what happened, then what to do. */
   message: string;
-  /** Machine-readable: NOT_OPEN, CHECK_RUNNING, BAD_REQUEST, OPEN_FAILED, NO_CHECKER, INTERNAL, ... */
+  /**
+   * Machine-readable. Opening a device: its errno name (ENOENT, EACCES, EPERM, EBUSY, EROFS, ENXIO, ...), or
+   * EBADFS when it holds no bcachefs this tool can read. Otherwise NOT_OPEN, CHECK_RUNNING, BAD_REQUEST,
+   * NO_CHECKER, CLOSED, INTERNAL.
+   */
   code?: string;
 }
 
@@ -43,8 +49,8 @@ export type Message = Response | EventMessage;
 export interface Params {
   /** Service facts the UI needs before anything is open. */
   hello: Record<string, never> | undefined;
-  /** Opens an image file, a .img.gz (always read-only) or a block device. Closes what was open. */
-  open: { path: string; write?: boolean };
+  /** Opens an image file, a .img.gz or a block device, read-only. Closes what was open. */
+  open: { path: string };
   /** The open filesystem's superblock summary and notes (same as open's result). */
   superblock: Record<string, never> | undefined;
   /** Per btree: root level and node counts (interior nodes are read; leaves are counted, not read). */
@@ -63,86 +69,22 @@ export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = ['hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close'];
 
+/** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
+export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullable<Params[M]>)[] } = {
+  hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
+};
+
 export interface HelloResult {
   protocol: number;
   version: string;
   /** The bundled sample image, if it was found; the UI proposes it. */
   sampleImage: string | null;
-  /** False until the checker (src-core/check) is part of the build. */
-  checkAvailable: boolean;
-  /** Whether the service would open anything for writing. Always false in this version. */
-  writeSupported: boolean;
   /** Currently open image, if any (e.g. after a page reload in browser mode). */
   open: OpenResult | null;
 }
 
-export interface OpenResult {
-  path: string;
-  /** bytes */
-  size: number;
-  readOnly: boolean;
-  isBlockDevice: boolean;
-  /** O_DIRECT in use */
-  direct: boolean;
-  /** superblockSummary() of src-core/format/superblock.ts, JSON-safe */
-  summary: SuperblockSummary;
-  /** the sector the superblock was read from (8 unless the backup was used) */
-  superblockSector: number;
-  usedBackupSuperblock: boolean;
-  /** where the btree roots came from: the superblock's clean section or the journal */
-  rootsFrom: 'clean' | 'journal';
-  /** for the user: fallbacks, backup superblock, temporary files, journal damage */
-  notes: string[];
-}
-
-export interface SuperblockSummary {
-  externalUuid: string;
-  internalUuid: string;
-  deviceIndex: number;
-  label: string;
-  version: number;
-  oldestVersionOnDisk: number;
-  created: number;
-  seq: string;
-  blockSize: number;
-  btreeNodeSize: number;
-  errorAction: string;
-  clean: number;
-  features: string;
-  compatFeatures: string;
-  metadataReplicas: number;
-  dataReplicas: number;
-  metadataChecksumType: string;
-  dataChecksumType: string;
-  compressionType: string;
-  stringHashType: string;
-  devices: { live: number; total: number };
-  members: Array<{ device: number; uuid: string; size: number; bucketSize: number; buckets: number; state: string; dataAllowed: string }>;
-  [more: string]: unknown;
-}
-
-export interface BtreeOverview {
-  id: number;
-  name: string;
-  /** no node on disk (bcachefs's fake root) */
-  empty: boolean;
-  rootLevel: number;
-  /** all nodes, leaves included */
-  nodes: number;
-  /** nodes per level, index = level */
-  nodesPerLevel: number[];
-  /** interior nodes that could not be read (their subtrees are not counted) */
-  unreadable: number;
-  /** device sector of the root node */
-  rootSector: number | null;
-}
-
-export interface BtreesResult {
-  btrees: BtreeOverview[];
-  /** total nodes and the bytes a full walk reads (nodes x btree node size) */
-  totalNodes: number;
-  totalBytes: number;
-}
+/** The open disk: path, size, superblock summary, notes (ops/types.ts). */
+export type OpenResult = DiskInfo;
 
 export interface CheckStartResult {
   checkId: number;
@@ -171,22 +113,9 @@ export interface FindingsResult {
 
 export type CheckStatus = 'running' | 'completed' | 'cancelled' | 'failed';
 
-export interface CheckProgress {
+/** ops' progress of a check, with the check it belongs to. */
+export interface CheckProgress extends OpsCheckProgress {
   checkId: number;
-  /** what the checker is doing: superblock, roots, alloc, btrees, gc_done, leaves, done */
-  phase: string;
-  /** the btree being walked, in the btrees phase */
-  btree?: string;
-  nodesDone: number;
-  /** estimate from the btree overview (or the checker's own count) */
-  nodesTotal: number;
-  bytesDone: number;
-  bytesTotal: number;
-  /** 0..1, estimated */
-  fraction: number;
-  /** estimated seconds left, null while unknown */
-  etaSeconds: number | null;
-  elapsedMs: number;
 }
 
 export interface CheckDone {

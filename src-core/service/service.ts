@@ -1,14 +1,15 @@
 // The service: validates requests, answers what it can itself, and hands the rest to the session worker
 // (session-worker.ts) that owns the open filesystem. One Service per process (child.ts), or in-process.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { projectRoot, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
 import {
-  PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
+  PARAM_NAMES, PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
   type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
 } from './protocol.js';
 
@@ -27,30 +28,12 @@ export interface ServiceOptions {
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-/** The nearest ancestor of this module holding package.json (the project or the packaged app). */
-function projectRoot(): string | null {
-  for (let d = HERE; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'src-core'))) return d;
-    if (existsSync(join(d, 'package.json')) && existsSync(join(d, 'assets'))) return d;
-    if (dirname(d) === d) return null;
-  }
-}
-
 export function findSampleImage(): string | null {
   const env = process.env.BCACHEFS_REPAIR_SAMPLE;
   if (env) return existsSync(env) ? resolve(env) : null;
   const root = projectRoot();
   const p = root && join(root, 'assets', 'sample.img.gz');
   return p && existsSync(p) ? p : null;
-}
-
-function packageVersion(): string {
-  const root = projectRoot();
-  try {
-    return root ? (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: string }).version ?? '0.0.0' : '0.0.0';
-  } catch {
-    return '0.0.0';
-  }
 }
 
 function defaultWorkerUrl(): URL {
@@ -82,6 +65,7 @@ export class Service {
   private disposed = false;
   /** requests that touch the session run one after another, in arrival order */
   private queue: Promise<unknown> = Promise.resolve();
+  private idleWaiters: Array<() => void> = [];
 
   constructor(private readonly opts: ServiceOptions) {
     this.sample = opts.sampleImage === undefined ? findSampleImage() : opts.sampleImage;
@@ -99,6 +83,13 @@ export class Service {
       }
       const method = req.method;
       const params = (req.params ?? {}) as Record<string, unknown>;
+      const allowed = PARAM_NAMES[method] as readonly string[];
+      for (const k of Object.keys(params)) {
+        if (!allowed.includes(k)) {
+          const takes = allowed.length ? `it takes only ${allowed.join(', ')}` : 'it takes none';
+          throw new ServiceError('BAD_REQUEST', `${method} has no parameter "${k}" (${takes}${method === 'open' ? '; every disk is opened read-only' : ''}). This is a bug in the front end.`);
+        }
+      }
       let result: unknown;
       if (method === 'hello' || method === 'check.cancel' || method === 'findings') {
         result = await this.dispatch(method, params);
@@ -119,10 +110,8 @@ export class Service {
       case 'hello': {
         const r: HelloResult = {
           protocol: PROTOCOL_VERSION,
-          version: packageVersion(),
+          version: toolVersion(),
           sampleImage: this.sample,
-          checkAvailable: (await loadChecker(this.opts.checkerModule)) !== null,
-          writeSupported: false,
           open: this.openInfo,
         };
         return r;
@@ -130,7 +119,7 @@ export class Service {
       case 'open': {
         if (typeof params.path !== 'string') throw new ServiceError('BAD_REQUEST', 'No image or device path was given. Enter the path of an image file (.img or .img.gz) or a block device.');
         this.refuseWhileChecking('open another image');
-        const r = (await this.toWorker({ op: 'call', id: 0, method: 'open', params: { path: params.path, write: params.write === true } })) as OpenResult;
+        const r = (await this.toWorker({ op: 'call', id: 0, method: 'open', params: { path: params.path } })) as OpenResult;
         this.openInfo = r;
         this.btreesCache = null;
         this.last = null;
@@ -155,6 +144,7 @@ export class Service {
           throw new ServiceError('NO_CHECKER', 'The checker could not be loaded, so nothing can be checked. Reinstall bcachefs-repair (npm ci).');
         }
         const checkId = this.nextCheckId++;
+        Atomics.store(this.cancelFlag, 0, 0);
         this.running = { checkId, started: Date.now(), cancelTimer: null };
         this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
         try {
@@ -168,8 +158,7 @@ export class Service {
       case 'check.cancel': {
         const run = this.running;
         if (!run) return { cancelling: false };
-        Atomics.store(this.cancelFlag, 0, run.checkId);
-        this.worker?.postMessage({ op: 'cancel', checkId: run.checkId } satisfies ToWorker);
+        Atomics.store(this.cancelFlag, 0, 1);
         run.cancelTimer ??= setTimeout(() => void this.forceStop(run.checkId), this.opts.cancelGraceMs ?? 3000);
         return { cancelling: true };
       }
@@ -242,6 +231,12 @@ export class Service {
     this.running = null;
     this.last = { ...f, checkId: d.checkId, status: d.status };
     this.opts.emit({ event: 'check.done', data: d });
+    for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  /** Resolves when no check is running: its check.done has been emitted. */
+  async idle(): Promise<void> {
+    while (this.running) await new Promise<void>((res) => this.idleWaiters.push(res));
   }
 
   /** The checker ignored the cancel: stop its worker, open the same image again, then report. */
@@ -295,6 +290,7 @@ export class Service {
     this.worker = null;
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
+    for (const w of this.idleWaiters.splice(0)) w();
     this.failPending('The service is shutting down.', 'CLOSED');
     if (w) {
       // let the session close (removes a gz temp file) before the worker goes

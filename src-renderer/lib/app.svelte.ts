@@ -9,7 +9,27 @@ export interface UiError {
   title: string;
   /** the service's message: what happened and what to do */
   message: string;
+  /** the service's code (a device's errno name such as EBUSY, or NOT_OPEN, ...), shown for support */
+  code?: string;
 }
+
+/** Why an open failed, by the device's errno name (protocol.ts ErrorInfo.code); the message says what to do. */
+const OPEN_FAILURES: Record<string, string> = {
+  ENOENT: 'no such file or device',
+  ENOTDIR: 'no such file or device',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EBUSY: 'the device is in use',
+  EROFS: 'the device is read-only',
+  EISDIR: 'that is a directory',
+  ENOTBLK: 'not an image file or block device',
+  ENXIO: 'the device is gone',
+  ENODEV: 'the device is gone',
+  EIO: 'the device could not be read',
+  EMPTY: 'the file is empty',
+  EGZIP: 'the .gz image could not be unpacked',
+  EBADFS: 'no bcachefs this tool can read',
+};
 
 export type CheckUiState =
   | { state: 'running'; checkId: number | null; progress: CheckProgress | null; cancelling: boolean }
@@ -42,7 +62,7 @@ export class App {
 
   private fail(title: string, e: unknown): void {
     const message = e instanceof CallError || e instanceof Error ? e.message : String(e);
-    this.error = { title, message };
+    this.error = e instanceof CallError ? { title, message, code: e.code } : { title, message };
   }
 
   /** First contact: what the service offers, and what is open already (a reloaded page). */
@@ -83,7 +103,8 @@ export class App {
       this.selectedId = null;
       await this.loadBtrees();
     } catch (e) {
-      this.fail(`Could not open ${p}`, e);
+      const why = e instanceof CallError ? OPEN_FAILURES[e.code] : undefined;
+      this.fail(`Could not open ${p}${why ? `: ${why}` : ''}`, e);
     } finally {
       this.opening = false;
     }

@@ -9,8 +9,16 @@ import { fixturePath, readFixtureText } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { multiset, multisetMissing, parseFsckLog } from '../helpers/fsck-log.js';
 
-const scratch = mkdtempSync(join(tmpdir(), 'bcachefs-repair-cli-check-'));
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** The fixture unpacked as image.img in a folder of its own (as bcachefs ran on it), and its sha256. */
+function unpacked(fx: string): { dir: string; sha256: () => string } {
+  const dir = mkdtempSync(join(tmpdir(), 'bcachefs-repair-check-'));
+  dirs.push(dir);
+  writeFileSync(join(dir, 'image.img'), gunzipSync(readFileSync(fixturePath(fx))));
+  return { dir, sha256: () => createHash('sha256').update(readFileSync(join(dir, 'image.img'))).digest('hex') };
+}
 
 describe('bcachefs-repair check', () => {
   it('exits 0 with no finding on a clean image', () => {
@@ -22,22 +30,21 @@ describe('bcachefs-repair check', () => {
   it.each(['gap-extents-b2', 'stale-b2', 'zeronode-extents-b2', 'alloc-datatype-b2', 'gen-wrap-b2'])(
     '%s: exit 4, and --json holds every error fsck -n printed',
     (fx) => {
-      // check the unpacked image itself (a .gz is only ever decompressed to a temp file, so its hash proves nothing)
-      const img = join(scratch, `${fx}.img`);
-      writeFileSync(img, gunzipSync(readFileSync(fixturePath(fx))));
-      const hash = () => createHash('sha256').update(readFileSync(img)).digest('hex');
-      const before = hash();
-      const r = runCli(['check', img, '--json']);
+      // the image the check opens itself (not a .gz it would unpack to a copy), so that a write would show
+      const img = unpacked(fx);
+      const before = img.sha256();
+      const r = runCli(['check', 'image.img', '--json'], 60_000, img.dir);
       expect(r.status, r.stderr).toBe(4);
-      const j = JSON.parse(r.stdout) as { findings: { fsck_message: string | null; severity: string; id: string; class: string }[] };
+      const j = JSON.parse(r.stdout) as { schemaVersion: number; device: { path: string }; findings: { fsck_message: string | null; severity: string; id: string; class: string }[] };
       const log = parseFsckLog(readFixtureText(fx, 'fsck-n.txt')!, Number(readFixtureText(fx, 'fsck-n.exit')!.trim()));
       const want = multiset(log.errors.filter((e) => e.phase !== 'fsck').map((e) => e.message));
       const have = multiset(j.findings.filter((f) => f.fsck_message !== null).map((f) => f.fsck_message!));
       expect(want.size).toBeGreaterThan(0);
       expect(multisetMissing(want, have)).toEqual([]);
       for (const f of j.findings) expect(f.id.startsWith(`${f.class}:`)).toBe(true);
+      expect(j).toMatchObject({ schemaVersion: 1, device: { path: 'image.img', size: readFileSync(join(img.dir, 'image.img')).length } });
       // never writes
-      expect(hash()).toBe(before);
+      expect(img.sha256()).toBe(before);
     },
   );
 

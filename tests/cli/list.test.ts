@@ -1,7 +1,7 @@
 // `bcachefs-repair list` end to end, against what the real `bcachefs list` printed.
 import { describe, expect, it } from 'vitest';
-import { expectedListLines, fixturePath, normalizeInlineData } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { expectedListLines, fixturePath, normalizeInlineData, readFixtureText } from '../helpers/fixtures.js';
+import { PACKAGE_VERSION, runCli } from '../helpers/cli.js';
 
 describe('bcachefs-repair list', () => {
   it('prints the extents of a depth-2 image exactly as bcachefs list does', () => {
@@ -17,10 +17,13 @@ describe('bcachefs-repair list', () => {
     expect(r.stdout.trim().split('\n')).toEqual(expectedListLines('clean-32k-128m-dirents-depth3', 'list/dirents.nodes.l1.txt'));
   });
 
-  it('--json gives one object per key with its text and position', () => {
-    const r = runCli(['list', fixturePath('clean-default-64m'), '--btree', 'alloc', '--json']);
+  it('--json: the device identity first, then one object per key with its text and position', () => {
+    const path = fixturePath('clean-default-64m');
+    const r = runCli(['list', path, '--btree', 'alloc', '--json']);
     expect(r.status).toBe(0);
-    const rows = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const [head, ...rows] = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const uuid = /External UUID:\s+(\S+)/.exec(readFixtureText('clean-default-64m', 'show-super.txt')!)![1];
+    expect(head).toMatchObject({ schemaVersion: 1, tool: { name: 'bcachefs-repair', version: PACKAGE_VERSION }, device: { path, uuid }, btree: 'alloc', level: null });
     const expected = expectedListLines('clean-default-64m', 'list/alloc.keys.txt')!;
     expect(rows.map((x) => x.text)).toEqual(expected);
     expect(rows[1]).toMatchObject({ btree: 'alloc', pos: '0:1:0' });

@@ -1,7 +1,7 @@
 // show-super against what the real `bcachefs show-super` printed for every fixture.
 import { describe, expect, it } from 'vitest';
 import { allFixtures, fixturePath, readFixtureText } from '../helpers/fixtures.js';
-import { runCli } from '../helpers/cli.js';
+import { PACKAGE_VERSION, runCli } from '../helpers/cli.js';
 
 /** "Name:\t\tvalue" lines of show-super output; member lines are prefixed "Device N/". */
 function fields(text: string): Map<string, string> {
@@ -42,14 +42,21 @@ describe.each(allFixtures())('%s', (fx) => {
 });
 
 describe('show-super --json', () => {
-  it('gives the same values as data', () => {
-    const r = runCli(['show-super', fixturePath('clean-32k-depth2'), '--json']);
+  it('gives the same values as data, with the device identity, tool version and schema version', () => {
+    const path = fixturePath('clean-32k-depth2');
+    const r = runCli(['show-super', path, '--json']);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     const expected = fields(readFixtureText('clean-32k-depth2', 'show-super.txt')!);
-    expect(j.externalUuid).toBe(expected.get('External UUID'));
-    expect(j.btreeNodeSize).toBe(32 * 1024);
-    expect(j.members[0].buckets).toBe(Number(expected.get('Device 0/Buckets')));
-    expect(j.readFromSector).toBe(8);
+    expect(j.summary.externalUuid).toBe(expected.get('External UUID'));
+    expect(j.summary.btreeNodeSize).toBe(32 * 1024);
+    expect(j.summary.members[0].buckets).toBe(Number(expected.get('Device 0/Buckets')));
+    expect(j.superblockSector).toBe(8);
+    expect(j).toMatchObject({
+      schemaVersion: 1,
+      tool: { name: 'bcachefs-repair', version: PACKAGE_VERSION },
+      device: { path, uuid: expected.get('External UUID'), internalUuid: expected.get('Internal UUID'), size: 64 << 20, isBlockDevice: false },
+      readOnly: true,
+    });
   });
 });

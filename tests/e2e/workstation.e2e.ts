@@ -101,12 +101,15 @@ test('errors say what happened and what to do', async ({ page }) => {
   await page.getByTestId('path').fill('/nonexistent/disk.img');
   await page.getByTestId('open').click();
   const err = page.getByTestId('error');
-  await expect(err).toContainText('Could not open /nonexistent/disk.img');
-  await expect(err).toContainText('no such file');
+  // the device's errno code reaches the page as a code, not only as text
+  await expect(err).toContainText('Could not open /nonexistent/disk.img: no such file or device');
+  await expect(page.getByTestId('error-code')).toHaveText('ENOENT');
   await expect(err).toContainText('Check the path');
   await err.getByRole('button', { name: /dismiss/i }).click();
   await expect(err).toBeHidden();
   await page.getByTestId('path').fill('/etc/hostname');
   await page.getByTestId('open').click();
+  await expect(err).toContainText('Could not open /etc/hostname: no bcachefs this tool can read');
+  await expect(page.getByTestId('error-code')).toHaveText('EBADFS');
   await expect(err).toContainText('Check that this is the right disk or image');
 });

@@ -49,7 +49,7 @@ function file(rel: string, text: string): void {
   writeFileSync(p, text);
 }
 
-describe('layering rules', () => {
+describe('layering rules', { timeout: 60_000 }, () => {
   it('the config declares exactly the rules this test covers', () => {
     const cfg = createRequire(import.meta.url)(CONFIG) as { forbidden: Array<{ name: string; severity: string }> };
     expect(cfg.forbidden.map((r) => r.name)).toEqual(RULES);

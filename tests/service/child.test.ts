@@ -1,9 +1,9 @@
 // The service as a process (dist/src-core/service/child.js): stdio JSON lines and Node IPC, the two
 // transports plain Node uses (Electron's utilityProcess uses its parentPort, not available here).
-import { fork, spawn } from 'node:child_process';
+import { fork, spawn, spawnSync } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { join } from 'node:path';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
@@ -78,11 +78,26 @@ describe('child.ts', () => {
     const wait = collect((cb) => c.on('message', (m) => cb(m as Message)));
     c.send({ id: 'a', method: 'open', params: { path: '/nonexistent.img' } });
     const r = await wait((m) => 'id' in m && m.id === 'a');
-    expect(r).toMatchObject({ error: { code: 'OPEN_FAILED', message: expect.stringMatching(/ENOENT/) } });
+    expect(r).toMatchObject({ error: { code: 'ENOENT', message: expect.stringMatching(/ENOENT/) } });
     const code = await new Promise<number | null>((res) => {
       c.on('exit', (code) => res(code));
       c.disconnect();
     });
     expect(code).toBe(0);
+  });
+
+  it("the README's example works as printed: the end of stdin does not drop answers or a running check", () => {
+    // the command exactly as README.md prints it (after its npm run build line)
+    const readme = readFileSync(join(PROJECT_ROOT, 'README.md'), 'utf8');
+    const block = /```sh\nnpm run build\n(printf [^`]*child\.js)\n```/.exec(readme);
+    expect(block, 'README.md shows the printf | child.js example').not.toBeNull();
+    const r = spawnSync('sh', ['-c', block![1]!], { cwd: PROJECT_ROOT, encoding: 'utf8', timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    const msgs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Message);
+    expect(msgs.find((m) => 'id' in m && m.id === 1)).toMatchObject({ result: { path: 'assets/sample.img.gz', readOnly: true } });
+    expect(msgs.find((m) => 'id' in m && m.id === 2)).toMatchObject({ result: { checkId: 1 } });
+    expect(msgs.some((m) => 'event' in m && m.event === 'check.progress')).toBe(true);
+    // the last message: the check's end, with the sample's 8 errors
+    expect(msgs.at(-1)).toMatchObject({ event: 'check.done', data: { checkId: 1, status: 'completed', findings: 8, bySeverity: { error: 8 } } });
   });
 });

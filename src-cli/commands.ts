@@ -1,0 +1,11 @@
+// Every CLI command, in the order the help lists them. A new command is a file of its own, added here.
+import type { Command } from './command.js';
+import { showSuper } from './show-super.js';
+import { list } from './list.js';
+import { check } from './check.js';
+
+export const COMMANDS: readonly Command[] = [showSuper, list, check];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
