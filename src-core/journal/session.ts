@@ -1,32 +1,19 @@
 // A repair session: a journal, the device it belongs to (opened for writing, identity checked), and the
 // session row naming who works and when. Opening one first finishes whatever a crash interrupted.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { applyFix, recover, undo, type RecoveryResult, type UndoOptions, type UndoResult, type UndoTarget } from './apply.js';
 import { deviceIdentity, identityMismatch, openForWrite, type DeviceIdentity, type WritableDevice } from './device.js';
 import { JournalError } from './errors.js';
 import type { FixPlan } from './plan.js';
 import { Journal, type DecisionRecord, type SessionInfo, type SessionRecord } from './store.js';
 
-export interface OpenSessionOptions extends Partial<SessionInfo> {
+export interface OpenSessionOptions extends SessionInfo {
   journal: string;
+  /** start a new journal file when there is none (repair); undo needs an existing one */
+  create?: boolean;
   /** the disk or image; defaults to the path the journal recorded last */
   device?: string;
   /** what to do with a fix a crash left half-written: roll it back (the default) or forward */
   recovery?: 'back' | 'forward';
-}
-
-/** This tool's version, from the package.json above this module (src-core/... or dist/src-core/...). */
-export function toolVersion(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++, dir = dirname(dir)) {
-    const p = join(dir, 'package.json');
-    if (!existsSync(p)) continue;
-    const pkg = JSON.parse(readFileSync(p, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'bcachefs-repair') return `bcachefs-repair ${pkg.version}`;
-  }
-  return 'bcachefs-repair (version unknown)';
 }
 
 export class RepairSession {
@@ -67,7 +54,7 @@ export class RepairSession {
  * names, starts a session and recovers a crashed run. Throws JournalError / DeviceError with clear messages.
  */
 export function openRepairSession(opts: OpenSessionOptions): RepairSession {
-  const journal = Journal.open(opts.journal);
+  const journal = Journal.open(opts.journal, { create: opts.create !== false });
   let dev: WritableDevice | undefined;
   try {
     const recorded = journal.devices().at(-1);
@@ -79,7 +66,7 @@ export function openRepairSession(opts: OpenSessionOptions): RepairSession {
     const identity = deviceIdentity(dev);
     const mismatch = recorded && identityMismatch(recorded, identity);
     if (mismatch) throw new JournalError('WRONG_DEVICE', mismatch);
-    const session = journal.startSession(identity, { ...opts, toolVersion: opts.toolVersion ?? toolVersion() });
+    const session = journal.startSession(identity, opts);
     const recovered = recover(journal, dev, session.id, opts.recovery);
     return new RepairSession(journal, dev, identity, session, recovered);
   } catch (e) {

@@ -1,5 +1,6 @@
 // The repair journal file: one SQLite database (WAL, synchronous=FULL) chosen by the user, append-only,
 // every row chained (chain.ts). This module records and reads; apply.ts decides what to write when.
+import { existsSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import Database from 'better-sqlite3';
 import { chainHead, chainHeadAt, createSchema, rowHash, TABLES, verifyChain, type Cell, type ChainHead, type TableName, type VerifyResult } from './chain.js';
@@ -37,6 +38,7 @@ const STATE_OF: Partial<Record<EventKind, FixState>> = {
 export interface SessionInfo {
   /** a name typed in; the OS user when absent */
   who?: string;
+  /** the tool and its version, e.g. "bcachefs-repair 0.1.0" */
   toolVersion: string;
   caseRef?: string;
   customer?: string;
@@ -124,15 +126,18 @@ export class Journal {
     private readonly db: Database.Database,
   ) {}
 
-  /** Opens (or creates) a journal file. */
-  static open(file: string): Journal {
+  /** Opens a journal file; creates it only with create (a repair starting a journal). */
+  static open(file: string, opts: { create?: boolean } = {}): Journal {
     let db: Database.Database;
     try {
-      db = new Database(file);
+      db = new Database(file, { fileMustExist: opts.create !== true });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
     } catch (e) {
+      if (opts.create !== true && !existsSync(file)) {
+        throw new JournalError('NOT_FOUND', `the repair journal ${file} does not exist. Give the journal file the repair wrote (repair --journal FILE).`);
+      }
       throw new JournalError('BAD_JOURNAL', `cannot open the repair journal ${file}: ${(e as Error).message}. Pick a journal file (or a new file name) on a disk other than the one being repaired.`);
     }
     const j = new Journal(file, db);
@@ -197,6 +202,7 @@ export class Journal {
     try {
       db = new Database(file, { readonly: true, fileMustExist: true });
     } catch (e) {
+      if (!existsSync(file)) throw new JournalError('NOT_FOUND', `the repair journal ${file} does not exist. Check the file name.`);
       throw new JournalError('BAD_JOURNAL', `cannot open the repair journal ${file}: ${(e as Error).message}. Check the file name.`);
     }
     try {

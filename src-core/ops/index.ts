@@ -9,3 +9,4 @@ export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
 export { toJsonSafe } from './json.js';
 export { CancellationTokenSource, sharedCancellation, NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
+export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';

@@ -3,7 +3,7 @@
 // compares, so an edited report, or a journal changed since, is caught.
 import { isDeepStrictEqual } from 'node:util';
 import type { ChainHead } from '../journal/chain.js';
-import { isoNow, Journal, toolVersion, type DecisionRecord, type DeviceRecord, type EventKind, type FixState, type WriteTarget, type FieldChange } from '../journal/index.js';
+import { isoNow, Journal, type DecisionRecord, type DeviceRecord, type EventKind, type FixState, type WriteTarget, type FieldChange } from '../journal/index.js';
 
 export const REPORT_FORMAT = 'bcachefs-repair-report 1';
 
@@ -76,7 +76,7 @@ function finding(f: Record<string, unknown>): ReportFinding {
  * Builds the report from the journal (refuses a journal whose chain is broken: run verify). asOf pins it
  * to an earlier chain head; session limits it to one session.
  */
-export function buildReport(journal: Journal, opts: { session?: number; asOf?: number } = {}): Report {
+export function buildReport(journal: Journal, opts: { generatedBy: string; session?: number; asOf?: number }): Report {
   const v = journal.verify();
   if (!v.ok) throw new Error(`the journal ${journal.file} fails its audit chain (${v.problem}): a report from it would not be trustworthy. Keep the file as evidence.`);
   const asOf = opts.asOf ?? v.head.seq;
@@ -92,7 +92,7 @@ export function buildReport(journal: Journal, opts: { session?: number; asOf?: n
   return {
     format: REPORT_FORMAT,
     generatedAt: isoNow(),
-    generatedBy: toolVersion(),
+    generatedBy: opts.generatedBy,
     journal: { file: journal.file, chainHead: head, rows: asOf },
     sessionFilter: opts.session ?? null,
     device: last ? { uuid: last.uuid, path: last.path, size: last.size, isBlockDevice: last.isBlockDevice, serial: last.serial, wwn: last.wwn, sbSha256: last.sbSha256 } : null,
@@ -125,7 +125,7 @@ export function verifyReport(journal: Journal, report: unknown): string[] {
   }
   let now: Report;
   try {
-    now = buildReport(journal, { asOf: r.journal.chainHead.seq, ...(r.sessionFilter != null ? { session: r.sessionFilter } : {}) });
+    now = buildReport(journal, { generatedBy: '', asOf: r.journal.chainHead.seq, ...(r.sessionFilter != null ? { session: r.sessionFilter } : {}) });
   } catch (e) {
     return [(e as Error).message];
   }

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JournalError, openRepairSession, Journal, type FixPlan, type RepairSession } from '../../src-core/journal/index.js';
 import { scratchDir } from '../device/helpers.js';
-import { NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
+import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
 // plain ESM, shared with the crash test's child process
 import { applySynthetic, nodeSectors, planFromSpec, syntheticSpecs } from './synthetic.mjs';
 
@@ -43,7 +43,7 @@ function imageWith(ids: string[]): string {
 }
 
 function withSession<T>(p: { image?: string; journal: string }, fn: (s: RepairSession) => T): T {
-  const s = openRepairSession({ journal: p.journal, device: p.image, who: 'tester', caseRef: 'case 1' });
+  const s = openRepairSession({ toolVersion: TOOL, journal: p.journal, device: p.image, who: 'tester', caseRef: 'case 1' });
   try {
     return fn(s);
   } finally {
@@ -176,7 +176,7 @@ describe('recovery', () => {
   it('rolls forward on request', () => {
     const p = fresh();
     halfApplied(p);
-    const s = openRepairSession({ journal: p.journal, device: p.image, recovery: 'forward' });
+    const s = openRepairSession({ toolVersion: TOOL, journal: p.journal, device: p.image, recovery: 'forward' });
     expect(s.recovered.actions[0].did).toBe('rolled_forward');
     expect(s.journal.fixes()[0].state).toBe('applied');
     s.close();

@@ -7,7 +7,7 @@ import { Journal, openRepairSession } from '../../src-core/journal/index.js';
 import { TABLE_NAMES, TABLES } from '../../src-core/journal/chain.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { scratchDir } from '../device/helpers.js';
-import { NODES_TXT, workingCopy } from './helpers.js';
+import { TOOL, NODES_TXT, workingCopy } from './helpers.js';
 // plain ESM, shared with the crash test's child process
 import { applySynthetic, nodeSectors } from './synthetic.mjs';
 
@@ -19,13 +19,13 @@ const golden = JSON.parse(readFileSync(join(PROJECT_ROOT, 'tests', 'golden', 'fi
 const findings = golden['bcachefs-2021/stale-b2'];
 
 beforeAll(() => {
-  const s = openRepairSession({ journal, device: workingCopy(scratch.dir, 'chain.img'), customer: 'ACME' });
+  const s = openRepairSession({ toolVersion: TOOL, journal, device: workingCopy(scratch.dir, 'chain.img'), customer: 'ACME' });
   s.recordCheck('before', findings);
   applySynthetic(s, nodeSectors(NODES_TXT()));
   s.recordCheck('after', findings.slice(1));
   s.close();
   // a second session (every table then has at least two rows)
-  const s2 = openRepairSession({ journal });
+  const s2 = openRepairSession({ toolVersion: TOOL, journal });
   s2.undo({ fix: 3 });
   s2.close();
 });

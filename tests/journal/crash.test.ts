@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JournalError, openRepairSession } from '../../src-core/journal/index.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { scratchDir } from '../device/helpers.js';
-import { NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
+import { rng, scratchDir } from '../device/helpers.js';
+import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
 // plain ESM, shared with the child process
 import { applySynthetic, nodeSectors } from './synthetic.mjs';
 
@@ -19,11 +19,16 @@ afterAll(() => scratch.cleanup());
 const ORIGINAL = sha256(fixtureImage());
 const original = workingCopy(scratch.dir, 'original.img');
 
-function runChild(mode: 'apply' | 'undo', image: string, journal: string, crashAt?: number): ReturnType<typeof spawnSync> {
+/** Runs the child; crashAt kills it after that step, killAfterMs kills it from outside at that moment. */
+function runChild(mode: 'apply' | 'undo', image: string, journal: string, crashAt?: number, killAfterMs?: number): ReturnType<typeof spawnSync> {
   const env = { ...process.env };
   if (crashAt === undefined) delete env.BCACHEFS_REPAIR_CRASH_AT;
   else env.BCACHEFS_REPAIR_CRASH_AT = String(crashAt);
-  return spawnSync(process.execPath, [CHILD, mode, image, journal, NODES_TXT()], { env, encoding: 'utf8', timeout: 60_000 });
+  return spawnSync(process.execPath, [CHILD, mode, image, journal, NODES_TXT()], { env, encoding: 'utf8', timeout: killAfterMs ?? 60_000, killSignal: 'SIGKILL' });
+}
+
+function freshJournal(journal: string): void {
+  for (const f of [journal, journal + '-wal', journal + '-shm']) rmSync(f, { force: true });
 }
 
 function stepsOf(r: ReturnType<typeof spawnSync>): number {
@@ -33,7 +38,7 @@ function stepsOf(r: ReturnType<typeof spawnSync>): number {
 
 /** Recovery (on opening) and undo --all in this process; the image must be the original again. */
 function recoverAndUndoAll(image: string, journal: string): void {
-  const s = openRepairSession({ journal, device: image });
+  const s = openRepairSession({ toolVersion: TOOL, journal, device: image });
   try {
     s.undo({ all: true });
   } catch (e) {
@@ -69,20 +74,40 @@ describe('crash at every step', () => {
     const journal = join(scratch.dir, 'work.journal');
     for (let k = 1; k <= applySteps; k++) {
       copyFileSync(original, image);
-      rmSync(journal, { force: true });
-      rmSync(journal + '-wal', { force: true });
-      rmSync(journal + '-shm', { force: true });
+      freshJournal(journal);
       const r = runChild('apply', image, journal, k);
       expect(r.signal, `step ${k}: ${r.stderr}`).toBe('SIGKILL');
       recoverAndUndoAll(image, journal);
-      const s = openRepairSession({ journal, device: image });
+      const s = openRepairSession({ toolVersion: TOOL, journal, device: image });
       applySynthetic(s, nodeSectors(NODES_TXT()));
       s.close();
       expect(sha256File(image), `second apply after a kill at step ${k}`).toBe(appliedSha);
-      const v = openRepairSession({ journal, device: image });
+      const v = openRepairSession({ toolVersion: TOOL, journal, device: image });
       expect(v.journal.verify().ok).toBe(true);
       v.close();
     }
+  }, 240_000);
+
+  it('apply killed from outside at random moments: recovery + undo --all give the original back', () => {
+    const image = join(scratch.dir, 'random.img');
+    const journal = join(scratch.dir, 'random.journal');
+    copyFileSync(original, image);
+    freshJournal(journal);
+    const t0 = Date.now();
+    stepsOf(runChild('apply', image, journal));
+    const runMs = Date.now() - t0;
+    const rand = rng(7);
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      copyFileSync(original, image);
+      freshJournal(journal);
+      const r = runChild('apply', image, journal, undefined, Math.max(1, Math.floor(rand() * runMs)));
+      outcomes.add(r.signal === 'SIGKILL' ? 'killed' : 'finished');
+      if (r.signal !== 'SIGKILL') expect(r.status, String(r.stderr)).toBe(0);
+      if (existsSync(journal)) recoverAndUndoAll(image, journal);
+      else expect(sha256File(image)).toBe(ORIGINAL); // killed before the journal existed: nothing written
+    }
+    expect(outcomes.has('killed')).toBe(true);
   }, 240_000);
 
   it('undo --all killed after each step: recovery + undo --all give the original back', () => {

@@ -4,6 +4,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { fixturePath } from '../helpers/fixtures.js';
+import { TOOL_NAME, toolVersion } from '../../src-core/ops/version.js';
+
+/** What the sessions of the tests record as their tool. */
+export const TOOL = `${TOOL_NAME} ${toolVersion()}`;
 
 export const FIXTURE = 'clean-default-64m';
 

@@ -11,7 +11,7 @@ import { Journal, openRepairSession } from '../../src-core/journal/index.js';
 import { openFilesystem } from '../../src-core/open.js';
 import { buildReport, CHROMIUM, escapeHtml, headlessArgs, historyLines, renderHtml, renderPdf, verifyReport, type Report } from '../../src-core/report/index.js';
 import { scratchDir } from '../device/helpers.js';
-import { NODES_TXT, fixtureImage, sha256, workingCopy } from '../journal/helpers.js';
+import { TOOL, NODES_TXT, fixtureImage, sha256, workingCopy } from '../journal/helpers.js';
 // plain ESM, shared with the crash test's child process
 import { applySynthetic, nodeSectors } from '../journal/synthetic.mjs';
 
@@ -39,17 +39,17 @@ beforeAll(async () => {
   findingIds = before.map((f) => f.id);
   // a finding carrying a name from the disk (file names are attacker-controlled)
   const hostile = { id: `dirent:${HOSTILE}`, class: 'fs_dirent', severity: 'warning', btree: 'dirents', fsck_message: `dirent ${HOSTILE} points nowhere` };
-  const s = openRepairSession({ journal: journalFile, device: image, who: 'Tech Nician', caseRef: 'CASE-42', customer: HOSTILE, technician: 'T. N.' });
+  const s = openRepairSession({ toolVersion: TOOL, journal: journalFile, device: image, who: 'Tech Nician', caseRef: 'CASE-42', customer: HOSTILE, technician: 'T. N.' });
   s.recordCheck('before', [...before, hostile], { findings: before.length + 1 });
   applySynthetic(s, nodeSectors(NODES_TXT(DAMAGED)));
   s.recordDecision('d', 'rejected', { note: HOSTILE });
   s.close();
   const after = await check();
-  const s2 = openRepairSession({ journal: journalFile });
+  const s2 = openRepairSession({ toolVersion: TOOL, journal: journalFile });
   s2.recordCheck('after', after);
   s2.close();
   const j = Journal.open(journalFile);
-  report = buildReport(j);
+  report = buildReport(j, { generatedBy: TOOL });
   j.close();
   html = renderHtml(report);
 }, 120_000);
@@ -87,13 +87,13 @@ describe('JSON report', () => {
     expect(verifyReport(j, moved)[0]).toMatch(/is not in this journal/);
     expect(verifyReport(j, { hello: 1 })[0]).toMatch(/not a bcachefs-repair-report 1 JSON report/);
     j.close();
-    const s = openRepairSession({ journal: journalFile });
+    const s = openRepairSession({ toolVersion: TOOL, journal: journalFile });
     s.undo({ fix: 3 });
     s.close();
     const j2 = Journal.open(journalFile);
     expect(verifyReport(j2, copy)).toEqual([]); // pinned to its chain head: later rows do not matter
-    expect(buildReport(j2).sessions[0].fixes[2].state).toBe('undone');
-    expect(historyLines(buildReport(j2)).join('\n')).toMatch(/session 1 .*Tech Nician.*case CASE-42[\s\S]*fix 3 {2}undone/);
+    expect(buildReport(j2, { generatedBy: TOOL }).sessions[0].fixes[2].state).toBe('undone');
+    expect(historyLines(buildReport(j2, { generatedBy: TOOL })).join('\n')).toMatch(/session 1 .*Tech Nician.*case CASE-42[\s\S]*fix 3 {2}undone/);
     j2.close();
   });
 });
