@@ -1,5 +1,6 @@
 // A repair session: a journal, the device it belongs to (opened for writing, identity checked), and the
 // session row naming who works and when. Opening one first finishes whatever a crash interrupted.
+import type { CancellationToken } from '../base/cancellation.js';
 import { applyFix, recover, undo, type RecoveryResult, type UndoOptions, type UndoResult, type UndoTarget } from './apply.js';
 import { deviceIdentity, identityMismatch, openForWrite, type DeviceIdentity, type WritableDevice } from './device.js';
 import { JournalError } from './errors.js';
@@ -14,6 +15,14 @@ export interface OpenSessionOptions extends SessionInfo {
   device?: string;
   /** what to do with a fix a crash left half-written: roll it back (the default) or forward */
   recovery?: 'back' | 'forward';
+}
+
+export interface ApplyProgress {
+  /** fixes applied so far */
+  done: number;
+  total: number;
+  /** the fix being applied next (absent when all are done) */
+  planId?: string;
 }
 
 export class RepairSession {
@@ -37,6 +46,21 @@ export class RepairSession {
   /** Applies one fix all-or-nothing; returns its journal fix number. */
   apply(plan: FixPlan): number {
     return applyFix(this.journal, this.dev, this.session.id, plan);
+  }
+
+  /**
+   * Applies fixes in order, each all-or-nothing; a cancel takes effect between fixes (the fixes applied so
+   * far stay applied and journaled). Stops at the first refusal, which it throws.
+   */
+  applyAll(plans: readonly FixPlan[], opts: { token?: CancellationToken; onProgress?: (p: ApplyProgress) => void } = {}): { applied: number[]; cancelled: boolean } {
+    const applied: number[] = [];
+    for (const [i, plan] of plans.entries()) {
+      if (opts.token?.isCancellationRequested) return { applied, cancelled: true };
+      opts.onProgress?.({ done: i, total: plans.length, planId: plan.id });
+      applied.push(this.apply(plan));
+    }
+    opts.onProgress?.({ done: plans.length, total: plans.length });
+    return { applied, cancelled: false };
   }
 
   undo(target: UndoTarget, opts?: UndoOptions): UndoResult {

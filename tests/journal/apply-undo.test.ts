@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { JournalError, openRepairSession, Journal, type FixPlan, type RepairSession } from '../../src-core/journal/index.js';
+import { CancellationTokenSource } from '../../src-core/base/cancellation.js';
 import { scratchDir } from '../device/helpers.js';
 import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
 // plain ESM, shared with the crash test's child process
@@ -137,6 +138,25 @@ describe('apply and undo', () => {
       expect(s.journal.fixes()).toEqual([]);
     });
     expect(sha256File(p.image)).toBe(ORIGINAL);
+  });
+
+  it('applies a list of fixes with progress, and stops between fixes when cancelled', () => {
+    const p = fresh();
+    const cancel = new CancellationTokenSource();
+    const seen: unknown[] = [];
+    withSession(p, (s) => {
+      const plans = syntheticSpecs(sectors).filter((x: { id: string }) => x.id !== 'b').map((spec: unknown) => planFromSpec(spec, (o: number, l: number) => s.dev.read(o, l)));
+      const r = s.applyAll(plans, {
+        token: cancel.token,
+        onProgress: (pr) => {
+          seen.push(pr);
+          cancel.cancel(); // asked while fix a starts: a is applied whole, c is not started
+        },
+      });
+      expect(r).toEqual({ applied: [1], cancelled: true });
+    });
+    expect(seen).toEqual([{ done: 0, total: 2, planId: 'a' }]);
+    expect(sha256File(p.image)).toBe(imageWith(['a']));
   });
 
   it('keeps rows append-only: the database refuses UPDATE and DELETE', () => {
