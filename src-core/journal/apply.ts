@@ -95,10 +95,14 @@ export function applyFix(journal: Journal, dev: WritableDevice, sessionId: numbe
     dev.sync();
     stepDone();
   } catch (e) {
-    // all-or-nothing: put the before-images back now; if that fails too, recovery does it on the next open
-    const f = journal.fixes().find((x) => x.id === fixId)!;
-    writeImages(dev, f.writes, 'before');
-    journal.recordFixEvent(sessionId, fixId, 'fix_rolled_back', { error: (e as Error).message });
+    // all-or-nothing: put the before-images back now
+    try {
+      const f = journal.fixes().find((x) => x.id === fixId)!;
+      writeImages(dev, f.writes, 'before');
+      journal.recordFixEvent(sessionId, fixId, 'fix_rolled_back', { error: (e as Error).message });
+    } catch {
+      // the fix stays "started" in the journal: the next open of the device rolls it back
+    }
     throw e;
   }
   journal.recordFixEvent(sessionId, fixId, 'fix_applied');

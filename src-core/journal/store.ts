@@ -142,7 +142,7 @@ export class Journal {
     }
     const j = new Journal(file, db);
     try {
-      j.init();
+      j.init(opts.create === true);
     } catch (e) {
       db.close();
       if (e instanceof JournalError) throw e;
@@ -151,12 +151,15 @@ export class Journal {
     return j;
   }
 
-  private init(): void {
+  private init(create: boolean): void {
     const hasMeta = this.db.prepare("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").get();
     if (!hasMeta) {
       const tables = this.db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type='table'").get() as { n: number };
       if (tables.n > 0) {
         throw new JournalError('BAD_JOURNAL', `${this.file} is an SQLite database but not a bcachefs-repair journal. Pick another file name for the journal.`);
+      }
+      if (!create) {
+        throw new JournalError('BAD_JOURNAL', `${this.file} holds no repair journal (it is empty). Give the journal file the repair wrote.`);
       }
       this.tx(() => {
         createSchema(this.db);
