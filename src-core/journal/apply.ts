@@ -42,8 +42,16 @@ function describe(f: FixRecord): string {
   return `fix ${f.id} (${f.planId}: ${f.title})`;
 }
 
-function writeImages(dev: WritableDevice, writes: readonly WriteRecord[], which: 'before' | 'after'): void {
-  for (const w of writes) {
+type ImagedWrite = WriteRecord & { before: Buffer; after: Buffer };
+
+function withImages(journal: Journal, f: FixRecord): ImagedWrite[] {
+  const images = journal.images(f.id);
+  return f.writes.map((w, i) => ({ ...w, ...images[i]! }));
+}
+
+/** Writes one side of every write of a fix, then syncs. */
+function writeImages(dev: WritableDevice, journal: Journal, f: FixRecord, which: 'before' | 'after'): void {
+  for (const w of withImages(journal, f)) {
     dev.write(w.offset, w[which]);
     stepDone();
   }
@@ -57,17 +65,17 @@ export function recover(journal: Journal, dev: WritableDevice, sessionId: number
   const pending = journal.fixes().filter((f) => f.state === 'started' || f.state === 'undoing').reverse();
   for (const f of pending) {
     if (f.state === 'undoing') {
-      writeImages(dev, f.writes, 'before');
+      writeImages(dev, journal, f, 'before');
       journal.recordFixEvent(sessionId, f.id, 'fix_undone', { recovery: true });
       result.actions.push({ fixId: f.id, planId: f.planId, was: f.state, did: 'undo_completed' });
       result.messages.push(`${describe(f)} was being undone when the last run stopped: its undo was completed from the before-images.`);
     } else if (direction === 'forward') {
-      writeImages(dev, f.writes, 'after');
+      writeImages(dev, journal, f, 'after');
       journal.recordFixEvent(sessionId, f.id, 'fix_applied', { recovery: 'forward' });
       result.actions.push({ fixId: f.id, planId: f.planId, was: f.state, did: 'rolled_forward' });
       result.messages.push(`${describe(f)} was started but not finished when the last run stopped: it was completed (rolled forward) from the after-images, as asked.`);
     } else {
-      writeImages(dev, f.writes, 'before');
+      writeImages(dev, journal, f, 'before');
       journal.recordFixEvent(sessionId, f.id, 'fix_rolled_back', { recovery: true });
       result.actions.push({ fixId: f.id, planId: f.planId, was: f.state, did: 'rolled_back' });
       result.messages.push(`${describe(f)} was started but not finished when the last run stopped: it was rolled back from the before-images (nothing of it is on the disk now). Apply it again if you still want it.`);
@@ -98,7 +106,7 @@ export function applyFix(journal: Journal, dev: WritableDevice, sessionId: numbe
     // all-or-nothing: put the before-images back now
     try {
       const f = journal.fixes().find((x) => x.id === fixId)!;
-      writeImages(dev, f.writes, 'before');
+      writeImages(dev, journal, f, 'before');
       journal.recordFixEvent(sessionId, fixId, 'fix_rolled_back', { error: (e as Error).message });
     } catch {
       // the fix stays "started" in the journal: the next open of the device rolls it back
@@ -149,14 +157,15 @@ export function undo(journal: Journal, dev: WritableDevice, sessionId: number, t
   if (applied.length === 0) throw new JournalError('NOTHING_TO_UNDO', `no fix is applied according to the journal ${journal.file}: nothing to undo.`);
   const order = undoSet(applied, target, 'all' in target || opts.withLater === true);
   // what the disk will hold once the newer fixes of this undo are undone, to check each after-image in turn
-  const done: FixRecord[] = [];
+  const done: ImagedWrite[][] = [];
   const forced: UndoResult['forced'] = [];
   for (const f of order) {
     const offsets: number[] = [];
-    for (const w of f.writes) {
+    const writes = withImages(journal, f);
+    for (const w of writes) {
       const now = Buffer.from(dev.read(w.offset, w.length));
       for (const d of done) {
-        for (const dw of d.writes) {
+        for (const dw of d) {
           if (!rangesOverlap(w.offset, w.length, dw.offset, dw.length)) continue;
           const lo = Math.max(w.offset, dw.offset);
           const hi = Math.min(w.offset + w.length, dw.offset + dw.length);
@@ -171,12 +180,12 @@ export function undo(journal: Journal, dev: WritableDevice, sessionId: number, t
       }
       forced.push({ fixId: f.id, offsets });
     }
-    done.push(f);
+    done.push(writes);
   }
   for (const f of order) {
     const foreign = forced.find((x) => x.fixId === f.id);
     journal.recordFixEvent(sessionId, f.id, 'undo_started', foreign ? { forced: true, foreignOffsets: foreign.offsets } : {});
-    writeImages(dev, f.writes, 'before');
+    writeImages(dev, journal, f, 'before');
     journal.recordFixEvent(sessionId, f.id, 'fix_undone');
   }
   return { undone: order.map((f) => f.id), forced };

@@ -58,12 +58,11 @@ export interface SessionRecord {
   technician: string | null;
 }
 
+/** One write of a fix (its images come from Journal.images: a report or an overlap test needs none). */
 export interface WriteRecord {
   idx: number;
   offset: number;
   length: number;
-  before: Buffer;
-  after: Buffer;
   beforeSha256: string;
   afterSha256: string;
   target: WriteTarget;
@@ -340,10 +339,15 @@ export class Journal {
     }));
   }
 
-  /** Every fix with its writes, events and current state, oldest first. */
+  /** A fix's before- and after-images, in the order of its writes. */
+  images(fixId: number): { before: Buffer; after: Buffer }[] {
+    return this.db.prepare('SELECT before, after FROM writes WHERE fix_id = ? ORDER BY idx').all(fixId) as { before: Buffer; after: Buffer }[];
+  }
+
+  /** Every fix with its writes (without their images), events and current state, oldest first. */
   fixes(asOf = ALL): FixRecord[] {
     const events = this.events(asOf);
-    const writes = this.db.prepare('SELECT * FROM writes WHERE seq <= ? ORDER BY id').all(asOf) as Row[];
+    const writes = this.db.prepare('SELECT fix_id, idx, offset, length, before_sha256, after_sha256, target, changes FROM writes WHERE seq <= ? ORDER BY id').all(asOf) as Row[];
     return (this.db.prepare('SELECT * FROM fixes WHERE seq <= ? ORDER BY id').all(asOf) as Row[]).map((f) => {
       const ev = events.filter((e) => e.fixId === f.id);
       let state: FixState = 'started';
@@ -352,7 +356,7 @@ export class Journal {
         id: f.id as number, sessionId: f.session_id as number, planId: f.plan_id as string, title: f.title as string,
         resolves: JSON.parse(f.resolves as string), plan: JSON.parse(f.plan as string), startedAt: f.at as string, state, events: ev,
         writes: writes.filter((w) => w.fix_id === f.id).map((w) => ({
-          idx: w.idx as number, offset: w.offset as number, length: w.length as number, before: w.before as Buffer, after: w.after as Buffer,
+          idx: w.idx as number, offset: w.offset as number, length: w.length as number,
           beforeSha256: w.before_sha256 as string, afterSha256: w.after_sha256 as string, target: JSON.parse(w.target as string), changes: JSON.parse(w.changes as string),
         })),
       };

@@ -209,7 +209,7 @@ describe('recovery', () => {
     withSession(p, (s) => {
       const f = s.journal.fixes()[2];
       s.journal.recordFixEvent(s.session.id, f.id, 'undo_started');
-      s.dev.write(f.writes[0].offset, f.writes[0].before);
+      s.dev.write(f.writes[0].offset, s.journal.images(f.id)[0]!.before);
     });
     withSession(p, (s) => expect(s.recovered.actions).toEqual([{ fixId: 3, planId: 'c', was: 'undoing', did: 'undo_completed' }]));
     expect(sha256File(p.image)).toBe(imageWith(['a', 'b']));
