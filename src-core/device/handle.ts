@@ -45,6 +45,8 @@ export interface HandleInit {
   size: number;
   logicalBlockSize: number;
   isBlockDevice: boolean;
+  serial: string | null;
+  wwn: string | null;
   direct: boolean;
   addon: DirectIoAddon | null;
   tempDir: string | null;
@@ -57,6 +59,8 @@ export class DeviceHandle implements BlockReader {
   readonly size: number;
   readonly logicalBlockSize: number;
   readonly isBlockDevice: boolean;
+  readonly serial: string | null;
+  readonly wwn: string | null;
   protected fd: number | null;
   protected isDirect: boolean;
   protected readonly align: number;
@@ -69,6 +73,8 @@ export class DeviceHandle implements BlockReader {
     this.size = init.size;
     this.logicalBlockSize = init.logicalBlockSize;
     this.isBlockDevice = init.isBlockDevice;
+    this.serial = init.serial;
+    this.wwn = init.wwn;
     this.isDirect = init.direct;
     this.addon = init.addon;
     this.align = init.isBlockDevice ? Math.max(512, init.logicalBlockSize) : FILE_ALIGN;
@@ -223,8 +229,10 @@ export function openHandleInit(realPath: string, displayPath: string, write: boo
     checkType(displayPath, fst);
     let size: number;
     let logicalBlockSize: number;
+    let serial: string | null = null;
+    let wwn: string | null = null;
     if (fst.isBlockDevice()) {
-      let geo: { size: number; logicalBlockSize: number; readOnly?: boolean } | null = null;
+      let geo: { size: number; logicalBlockSize: number; readOnly?: boolean; serial?: string | null; wwn?: string | null } | null = null;
       let sysErr = '';
       try {
         geo = readBlockGeometry(realPath, fst.rdev);
@@ -247,6 +255,8 @@ export function openHandleInit(realPath: string, displayPath: string, write: boo
       }
       size = geo.size;
       logicalBlockSize = geo.logicalBlockSize;
+      serial = geo.serial ?? null;
+      wwn = geo.wwn ?? null;
     } else {
       size = fst.size;
       logicalBlockSize = FILE_ALIGN;
@@ -260,7 +270,7 @@ export function openHandleInit(realPath: string, displayPath: string, write: boo
         { path: displayPath },
       );
     }
-    return { path: displayPath, fd, size, logicalBlockSize, isBlockDevice: fst.isBlockDevice(), direct, addon, tempDir, notes };
+    return { path: displayPath, fd, size, logicalBlockSize, isBlockDevice: fst.isBlockDevice(), serial, wwn, direct, addon, tempDir, notes };
   } catch (err) {
     try {
       closeSync(fd);

@@ -24,6 +24,9 @@ export interface BlockReader {
   /** Block devices: the queue's logical block size (512, 4096, ...). Files: 4096 (the O_DIRECT alignment used). */
   readonly logicalBlockSize: number;
   readonly isBlockDevice: boolean;
+  /** Block devices: the disk's serial number and World Wide Name from sysfs, where the kernel has them; null for files. */
+  readonly serial: string | null;
+  readonly wwn: string | null;
   /** True while reads use O_DIRECT. */
   readonly direct: boolean;
   /** Human notes: fallbacks and their reasons, temporary files, devices in use. */

@@ -13,6 +13,9 @@ export interface BlockGeometry {
   name: string;
   sysDir: string;
   readOnly: boolean;
+  /** The disk's serial number and World Wide Name where the kernel has them (a partition: its disk's). */
+  serial: string | null;
+  wwn: string | null;
 }
 
 /** Linux dev_t → major/minor (glibc encoding). */
@@ -60,6 +63,19 @@ function findSysDir(devPath: string, rdev: number): string | null {
   return null;
 }
 
+/** The first non-empty of these sysfs attributes, or null. */
+function firstOf(dir: string, names: string[]): string | null {
+  for (const n of names) {
+    try {
+      const v = readTrim(join(dir, n));
+      if (v) return v;
+    } catch {
+      /* not there: try the next */
+    }
+  }
+  return null;
+}
+
 export function readBlockGeometry(devPath: string, rdev: number): BlockGeometry | null {
   const sysDir = findSysDir(devPath, rdev);
   if (!sysDir) return null;
@@ -73,5 +89,6 @@ export function readBlockGeometry(devPath: string, rdev: number): BlockGeometry 
   } catch {
     /* ignore */
   }
-  return { size, logicalBlockSize, name: basename(sysDir), sysDir, readOnly };
+  const disk = isPartition ? dirname(sysDir) : sysDir;
+  return { size, logicalBlockSize, name: basename(sysDir), sysDir, readOnly, serial: firstOf(disk, ['serial', 'device/serial']), wwn: firstOf(disk, ['wwid', 'device/wwid']) };
 }

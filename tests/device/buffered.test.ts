@@ -70,6 +70,10 @@ describe('buffered fallback', () => {
       } finally {
         dev.close();
       }
+      // no addon, no lock against a second repair: write mode is refused, saying how to get it
+      expect(() => openDeviceForWrite(path)).toThrow(
+        expect.objectContaining({ code: 'ENOLCK', message: expect.stringMatching(/without the native addon .* cannot be locked against a second repair\. Build it with npm run build:native/) }),
+      );
     } finally {
       delete process.env.BCACHEFS_REPAIR_NO_DIRECT_IO;
       resetAddonForTests();

@@ -53,6 +53,7 @@ describe('loop device', () => {
       const name = basename(loop);
       expect(dev.logicalBlockSize).toBe(Number(readFileSync(`/sys/class/block/${name}/queue/logical_block_size`, 'utf8')));
       expect(dev.logicalBlockSize).toBe(512);
+      expect([dev.serial, dev.wwn]).toEqual([null, null]); // loop devices have neither
       expect(dev.notes).toEqual([]);
       compareRandom((o, l) => dev.read(o, l), ref, 31);
       expect(dev.read(ref.length - 3, 3).equals(ref.subarray(ref.length - 3))).toBe(true);

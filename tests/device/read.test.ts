@@ -1,8 +1,8 @@
 // O_DIRECT reads (through our addon) of real random data, compared byte for byte with fs.readFileSync.
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDevice, type BlockReader } from '../../src-core/device/index.js';
+import { DeviceError, openDevice, type BlockReader } from '../../src-core/device/index.js';
 import { loadAddon } from '../../src-core/device/native.js';
 import { openDeviceForWrite } from '../../src-core/device/write.js';
 import { randomFile, rng, scratchDir } from './helpers.js';
@@ -44,6 +44,7 @@ describe('O_DIRECT reads of a regular file', () => {
     expect(dev.logicalBlockSize).toBe(4096);
     expect(dev.notes).toEqual([]);
     expect(dev.path).toBe(path);
+    expect([dev.serial, dev.wwn]).toEqual([null, null]);
   });
 
   it('matches readFileSync at unaligned offsets and lengths', () => {
@@ -93,6 +94,32 @@ describe('O_DIRECT reads of a file whose size is not a multiple of 4096', () => 
       expect(dev.read(ref.length - 7, 7).equals(ref.subarray(ref.length - 7))).toBe(true);
       expect(dev.read(0, ref.length).equals(ref)).toBe(true);
       expect(() => dev.read(ref.length - 7, 8)).toThrow(expect.objectContaining({ code: 'EOF' }));
+    } finally {
+      dev.close();
+    }
+  });
+});
+
+describe('block device identity', () => {
+  it("a disk's serial number comes from sysfs (read-only open of the first disk that has one)", (ctx) => {
+    const disk = readdirSync('/sys/class/block').find((n) => {
+      try {
+        return readFileSync(`/sys/class/block/${n}/serial`, 'utf8').trim() !== '' && existsSync(`/dev/${n}`);
+      } catch {
+        return false;
+      }
+    });
+    if (!disk) return ctx.skip('no block device with a serial number in /sys/class/block on this machine');
+    let dev: BlockReader;
+    try {
+      dev = openDevice(`/dev/${disk}`);
+    } catch (e) {
+      if (e instanceof DeviceError && (e.code === 'EPERM' || e.code === 'EACCES')) return ctx.skip(`/dev/${disk} has a serial number but may not be opened here (${e.code})`);
+      throw e;
+    }
+    try {
+      expect(dev.isBlockDevice).toBe(true);
+      expect(dev.serial).toBe(readFileSync(`/sys/class/block/${disk}/serial`, 'utf8').trim());
     } finally {
       dev.close();
     }
