@@ -3,11 +3,12 @@ import { CancellationTokenSource, Disk, checkDisk, type CheckProgress, type Find
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_OK, type Command } from './command.js';
 
 function findingText(f: Finding): string {
+  const l = f.location;
   const where = [
-    f.btree !== undefined ? `btree ${f.btree}` : undefined,
-    f.level !== undefined ? `level ${f.level}` : undefined,
-    f.node_sector !== undefined ? `node at sector ${f.node_sector}` : undefined,
-    f.bucket !== undefined ? `bucket ${f.dev ?? 0}:${f.bucket}` : undefined,
+    l.btree !== undefined ? `btree ${l.btree}` : undefined,
+    l.level !== undefined ? `level ${l.level}` : undefined,
+    l.node !== undefined ? `node at sector ${l.node.sector}` : undefined,
+    l.bucket !== undefined ? `bucket ${l.dev ?? 0}:${l.bucket}` : undefined,
     f.field !== undefined ? `field ${f.field}` : undefined,
   ].filter(Boolean).join(', ');
   const lines = [`${f.severity.toUpperCase()} ${f.id}${where ? ` (${where})` : ''}`];

@@ -1,11 +1,11 @@
-// An opened filesystem: superblock, journal, btree roots, and node reads. The btree-and-journal
-// iteration (btree keys with the journal's newer keys laid over them) lives here too.
+// An opened filesystem: superblock, journal, btree roots, journal keys and node reads. The descents are
+// in walk.ts (BtreeWalk, forEachKey, forEachNodePointer), the journal overlay of a node in overlay.ts.
 import { readSuperblock, type Superblock, type SuperblockReadResult } from '../format/superblock.js';
-import { KeyTable, decodeKey, bposToParts, BKEY_U64s } from '../format/bkey.js';
+import { KeyTable, BKEY_U64s } from '../format/bkey.js';
 import { decodeEntryKeys, BCH_JSET_ENTRY_btree_keys, BCH_JSET_ENTRY_btree_root, type JsetEntry } from '../format/journal.js';
-import { BTREE_ID_NR, KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, btreeName } from '../format/names.js';
-import { decodePtrs, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, type BtreePtr } from '../format/values.js';
-import { bkeyValToText, type KeyTextOptions } from '../format/print.js';
+import { BTREE_ID_NR, KEY_TYPE_btree_ptr, btreeName } from '../format/names.js';
+import { btreePtrFromKey } from '../format/btree-ptr.js';
+import type { BtreePtr } from '../format/values.js';
 import { readJournal, type JournalReadResult } from './journal-read.js';
 import { parseBtreeNode, type BtreeNode } from './node.js';
 import type { BlockReader } from './reader.js';
@@ -23,58 +23,12 @@ export class FsOpenError extends Error {}
 /** bcachefs's BTREE_MAX_DEPTH: a root claiming a higher level is damaged */
 export const BTREE_MAX_DEPTH = 4;
 
-/** how many sibling nodes ahead of the walk are read in the background */
-const READAHEAD_WINDOW = 8;
-const readaheadIter = new ExtentEntryIter();
+export { btreePtrFromKey, btreePtrTable, btreePtrToText } from '../format/btree-ptr.js';
+export { nodeKeysWithJournal, type NodeKeyList } from './overlay.js';
+export { BtreeWalk, forEachKey, forEachNodePointer, type WalkStep, type NodeStep, type RepeatStep, type WalkOptions } from './walk.js';
 
-/** Builds a BtreePtr (with its unpacked raw key) from row i of t. */
-export function btreePtrFromKey(t: KeyTable, i: number): BtreePtr | undefined {
-  const type = t.type[i]!;
-  if (type !== KEY_TYPE_btree_ptr && type !== KEY_TYPE_btree_ptr_v2) return undefined;
-  const valLen = t.valLen[i]!;
-  const raw = new Uint8Array(BKEY_U64s * 8 + valLen);
-  const dv = new DataView(raw.buffer);
-  raw[0] = BKEY_U64s + valLen / 8;
-  raw[1] = 1; // KEY_FORMAT_CURRENT
-  raw[2] = type;
-  dv.setUint32(4, t.versionLoLo[i]!, true);
-  dv.setUint32(8, t.versionLoHi[i]!, true);
-  dv.setUint32(12, t.versionHi[i]!, true);
-  dv.setUint32(16, t.size[i]!, true);
-  dv.setUint32(20, t.snapshot[i]!, true);
-  dv.setUint32(24, t.offsetLo[i]!, true);
-  dv.setUint32(28, t.offsetHi[i]!, true);
-  dv.setUint32(32, t.inodeLo[i]!, true);
-  dv.setUint32(36, t.inodeHi[i]!, true);
-  raw.set(t.buf.subarray(t.valOff[i]!, t.valOff[i]! + valLen), BKEY_U64s * 8);
-  const val = raw.subarray(BKEY_U64s * 8);
-  const ptr: BtreePtr = { type, maxKey: t.pos(i), sectorsWritten: 0, flags: 0, ptrs: [], raw };
-  if (type === KEY_TYPE_btree_ptr_v2) {
-    if (valLen < BTREE_PTR_V2_HEADER_BYTES) return undefined;
-    const h = btreePtrV2Header(val);
-    ptr.seq = h.seq;
-    ptr.sectorsWritten = h.sectorsWritten;
-    ptr.flags = h.flags;
-    ptr.minKey = h.minKey;
-    ptr.ptrs = decodePtrs(val, BTREE_PTR_V2_HEADER_BYTES, val.length);
-  } else {
-    ptr.ptrs = decodePtrs(val, 0, val.length);
-  }
-  return ptr;
-}
-
-/** A pointer's key as bcachefs prints it (bch2_bkey_val_to_text). */
-export function btreePtrToText(ptr: BtreePtr, opts: KeyTextOptions = {}): string {
-  return bkeyValToText(btreePtrTable(ptr), 0, opts);
-}
-
-/** A one-row KeyTable holding a pointer's unpacked key (for roots, which live outside any node). */
-export function btreePtrTable(ptr: BtreePtr): KeyTable {
-  const t = new KeyTable(1);
-  t.reset(ptr.raw);
-  decodeKey(t, t.push(), ptr.raw, 0, null);
-  return t;
-}
+/** Read-ahead window of the descents that do not use BtreeWalk yet (see prefetchChildren). */
+const COMPAT_READAHEAD_WINDOW = 16;
 
 const FAKE_ROOT_RAW = (() => {
   const raw = new Uint8Array(BKEY_U64s * 8);
@@ -94,90 +48,64 @@ export interface JournalKeys {
   order: number[];
 }
 
+/** What is read from the disk when the filesystem is opened (and again by reload()). */
+interface FsState {
+  sb: Superblock;
+  sbRead: SuperblockReadResult;
+  journal: JournalReadResult;
+  roots: BtreeRoot[];
+  journalKeys: JournalKeys;
+  rootsFrom: 'clean' | 'journal';
+  notes: string[];
+}
+
 export class Filesystem {
-  readonly sb: Superblock;
-  readonly sbRead: SuperblockReadResult;
-  readonly journal: JournalReadResult;
-  readonly roots: BtreeRoot[] = [];
-  readonly journalKeys: JournalKeys;
-  /** where the roots came from */
-  readonly rootsFrom: 'clean' | 'journal';
-  /** notes for the user about how the filesystem was opened */
-  readonly notes: string[] = [];
+  private s: FsState;
   nodeBytesRead = 0;
   nodesRead = 0;
-  /**
-   * Read-ahead: per level, the sectors of the children of the interior node read last, and how far the
-   * walk has got through them. Walkers read children in key order, so each child read asks for the one
-   * READAHEAD_WINDOW further on.
-   */
-  private readonly readahead: { sectors: number[]; next: number }[] = [];
+  private readonly journalRowCache = new Map<number, number[]>();
 
   constructor(readonly dev: BlockReader) {
-    if (dev.size < 8192 + 752) throw new FsOpenError(`device is too small (${dev.size} bytes) to hold a bcachefs superblock`);
-    try {
-      this.sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
-    } catch (e) {
-      throw new FsOpenError(`no valid bcachefs superblock: ${(e as Error).message}`);
-    }
-    this.sb = this.sbRead.sb;
-    if (this.sbRead.usedBackup) {
-      this.notes.push(`primary superblock unusable (${this.sbRead.problems.join('; ')}); using the backup at sector ${this.sb.sector}`);
-    }
-    if (this.sb.encryptionType) throw new FsOpenError('filesystem is encrypted: not supported by this tool');
-    this.journal = readJournal(dev, this.sb);
-    for (const p of this.journal.problems) this.notes.push(`journal: ${p}`);
-
-    const clean = this.sb.clean && this.sb.cleanSection ? this.sb.cleanSection : undefined;
-    // as bch2_journal_read: damaged (and repeated) entries are not used
-    const usable = this.journal.jsets.filter((j, i, all) => !j.error && j.csumOk !== false && (i === 0 || all[i - 1]!.seq !== j.seq));
-    const skipped = this.journal.jsets.length - usable.length;
-    if (skipped) this.notes.push(`journal: ${skipped} damaged or duplicate entries not used`);
-    let rootEntries: JsetEntry[];
-    let keyEntries: JsetEntry[] = [];
-    if (clean) {
-      this.rootsFrom = 'clean';
-      rootEntries = clean.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
-      for (const j of usable) {
-        if (j.seq > clean.journalSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
-      }
-    } else {
-      this.rootsFrom = 'journal';
-      // entries written after the last flush entry may never have reached the disk whole; replay runs
-      // from that entry's last_seq
-      const lastFlush = usable.filter((j) => !j.noFlush).pop();
-      if (!lastFlush) {
-        throw new FsOpenError('filesystem was not cleanly unmounted and no complete journal flush entry could be read: cannot find the btree roots');
-      }
-      const replay = usable.filter((j) => j.seq >= lastFlush.lastSeq && j.seq <= lastFlush.seq);
-      // roots from every replayed entry in order, later ones replacing earlier (journal_replay_early)
-      rootEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root));
-      keyEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
-    }
-    for (const e of rootEntries) {
-      const t = new KeyTable(1);
-      t.reset(e.buf);
-      const err = decodeEntryKeys(e, t);
-      const ptr = t.n ? btreePtrFromKey(t, 0) : undefined;
-      if (err || !ptr || e.btreeId >= BTREE_ID_NR || e.level >= BTREE_MAX_DEPTH) {
-        this.notes.push(`btree root entry for btree ${btreeName(e.btreeId)} is damaged`);
-        continue;
-      }
-      this.roots[e.btreeId] = { btreeId: e.btreeId, level: e.level, ptr, fake: ptr.ptrs.length === 0 };
-    }
-    for (let id = 0; id < BTREE_ID_NR; id++) {
-      if (!this.roots[id]) {
-        this.roots[id] = {
-          btreeId: id, level: 0, fake: true,
-          ptr: { type: KEY_TYPE_btree_ptr, maxKey: { inode: 0xffff_ffff_ffff_ffffn, offset: 0xffff_ffff_ffff_ffffn, snapshot: 0xffffffff }, sectorsWritten: 0, flags: 0, ptrs: [], raw: FAKE_ROOT_RAW },
-        };
-      }
-    }
-    this.journalKeys = collectJournalKeys(keyEntries);
+    this.s = load(dev);
   }
 
-  private readonly visited = new Set<number>();
-  private readonly journalRowCache = new Map<number, number[]>();
+  get sb(): Superblock {
+    return this.s.sb;
+  }
+  get sbRead(): SuperblockReadResult {
+    return this.s.sbRead;
+  }
+  get journal(): JournalReadResult {
+    return this.s.journal;
+  }
+  get roots(): readonly BtreeRoot[] {
+    return this.s.roots;
+  }
+  get journalKeys(): JournalKeys {
+    return this.s.journalKeys;
+  }
+  /** where the roots came from */
+  get rootsFrom(): 'clean' | 'journal' {
+    return this.s.rootsFrom;
+  }
+  /** notes for the user about how the filesystem was opened */
+  get notes(): readonly string[] {
+    return this.s.notes;
+  }
+
+  /**
+   * Forgets everything read so far (superblock, journal, roots, journal keys, cached rows, the device's
+   * read-ahead) and reads it again: after a write, so that what is read next is what is on the disk.
+   * Nodes and walks from before the reload describe the old state. Throws FsOpenError as opening does;
+   * the old state is kept then.
+   */
+  reload(): void {
+    this.dev.dropPrefetch?.();
+    this.compatReadahead.clear();
+    const s = load(this.dev);
+    this.s = s;
+    this.journalRowCache.clear();
+  }
 
   /** Rows of journalKeys.table for one btree level: the newest key per position, in key order. */
   journalRows(btreeId: number, level: number): number[] {
@@ -198,10 +126,45 @@ export class Filesystem {
   }
 
   /**
-   * Starts a walk. In a sound btree every node has one parent; a damaged or crafted one can point many
-   * parents at one subtree, and descending each time would cost fanout^depth reads. Walkers descend into
-   * a node only on its firstVisit.
+   * Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception.
+   * With `keys` (a table reused node after node) the node's bytes are read into memory kept with that
+   * table, so the node and its keys are valid until the table is used again.
    */
+  readNodeAt(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
+    const p = ptr.ptrs[0];
+    const bytes = this.sb.btreeNodeSize * 512;
+    let buf: Uint8Array;
+    try {
+      if (!p) throw new Error('pointer has no device pointer');
+      if (p.dev !== this.sb.devIdx) throw new Error(`pointer to device ${p.dev}, which is not open`);
+      if (p.offset * 512 + bytes > this.dev.size) throw new Error(`node at sector ${p.offset} lies beyond the end of the device`);
+      if (keys && keys.nodeBuf?.length !== bytes) keys.nodeBuf = new Uint8Array(bytes);
+      buf = this.dev.read(p.offset * 512, bytes, keys?.nodeBuf);
+    } catch (e) {
+      const node = parseBtreeNode(this.sb, new Uint8Array(0), { btreeId, level, ptr }, keys);
+      node.errors = [{ type: 'must_retry', code: 'io', msg: `read error: ${(e as Error).message}`, nodeOffset: 0 }];
+      return node;
+    }
+    this.nodesRead++;
+    this.nodeBytesRead += bytes;
+    return parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
+  }
+
+  /** Asks the device to read the node a pointer points to in the background (a no-op where it cannot). */
+  prefetchNode(ptr: BtreePtr): void {
+    const p = ptr.ptrs[0];
+    const bytes = this.sb.btreeNodeSize * 512;
+    if (!this.dev.prefetch || !p || p.dev !== this.sb.devIdx || p.offset * 512 + bytes > this.dev.size) return;
+    this.dev.prefetch(p.offset * 512, bytes);
+  }
+
+  // The descents of src-core/check/ that do not use BtreeWalk yet: they call beginWalk(), firstVisit(),
+  // prefetchChildren() and readNode(), which reads as readNodeAt() and keeps their read-ahead going.
+  // Goes away when they use BtreeWalk.
+  private readonly visited = new Set<number>();
+  /** per (btree, level): the children of the interior node read last, and how far the descent has got */
+  private readonly compatReadahead = new Map<number, { ptrs: BtreePtr[]; next: number }>();
+
   beginWalk(): void {
     this.visited.clear();
   }
@@ -215,92 +178,103 @@ export class Filesystem {
     return true;
   }
 
-  /** Reads and validates the node a pointer points to; I/O errors make an unreadable node, not an exception. */
   readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
-    const p = ptr.ptrs[0];
-    const bytes = this.sb.btreeNodeSize * 512;
-    let buf: Uint8Array;
-    try {
-      if (!p) throw new Error('pointer has no device pointer');
-      if (p.dev !== this.sb.devIdx) throw new Error(`pointer to device ${p.dev}, which is not open`);
-      if (p.offset * 512 + bytes > this.dev.size) throw new Error(`node at sector ${p.offset} lies beyond the end of the device`);
-      buf = this.dev.read(p.offset * 512, bytes);
-    } catch (e) {
-      const node = parseBtreeNode(this.sb, new Uint8Array(0), { btreeId, level, ptr }, keys);
-      node.errors = [{ type: 'must_retry', code: 'io', msg: `read error: ${(e as Error).message}`, nodeOffset: 0 }];
-      return node;
-    }
-    this.nodesRead++;
-    this.nodeBytesRead += bytes;
-    const node = parseBtreeNode(this.sb, buf, { btreeId, level, ptr }, keys);
-    if (this.dev.prefetch) this.advanceReadahead(node, p.offset);
+    const node = this.readNodeAt(btreeId, level, ptr, keys);
+    if (this.dev.prefetch && node.buf.length) this.advanceCompatReadahead(node, node.sector);
     return node;
   }
 
-  private advanceReadahead(node: BtreeNode, sector: number): void {
-    const bytes = this.sb.btreeNodeSize * 512;
-    const q = this.readahead[node.level];
+  prefetchChildren(node: BtreeNode): void {
+    if (!this.dev.prefetch || node.level === 0 || !node.readable) return;
+    const ptrs: BtreePtr[] = [];
+    for (let k = 0; k < node.liveCount; k++) {
+      const c = btreePtrFromKey(node.keys, node.live[k]!);
+      if (c) ptrs.push(c);
+    }
+    this.compatReadahead.set(node.btreeId * 16 + node.level - 1, { ptrs, next: 0 });
+    for (let i = 0; i < COMPAT_READAHEAD_WINDOW && i < ptrs.length; i++) this.prefetchNode(ptrs[i]!);
+  }
+
+  private advanceCompatReadahead(node: BtreeNode, sector: number): void {
+    const q = this.compatReadahead.get(node.btreeId * 16 + node.level);
     if (q) {
-      const i = q.sectors.indexOf(sector, q.next);
-      if (i >= 0) {
+      let i = q.next;
+      while (i < q.ptrs.length && q.ptrs[i]!.ptrs[0]?.offset !== sector) i++;
+      if (i < q.ptrs.length) {
         q.next = i + 1;
-        const ahead = q.sectors[i + READAHEAD_WINDOW];
-        if (ahead !== undefined) this.dev.prefetch!(ahead * 512, bytes);
+        const ahead = q.ptrs[i + COMPAT_READAHEAD_WINDOW];
+        if (ahead) this.prefetchNode(ahead);
       }
     }
     this.prefetchChildren(node);
   }
+}
 
-  /**
-   * Starts reading ahead the children of an interior node (done on every interior node read; a walker that
-   * comes back to a node read earlier calls it before descending).
-   */
-  prefetchChildren(node: BtreeNode): void {
-    if (!this.dev.prefetch || node.level === 0 || !node.readable) return;
-    const bytes = this.sb.btreeNodeSize * 512;
-    const sectors: number[] = [];
-    const it = readaheadIter;
-    const t = node.keys;
-    for (let k = 0; k < node.liveCount; k++) {
-      const row = node.live[k]!;
-      if (t.type[row] !== KEY_TYPE_btree_ptr_v2 && t.type[row] !== KEY_TYPE_btree_ptr) continue;
-      const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
-      it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, 0);
-      for (let e = it.next(); e >= 0; e = it.next()) {
-        if (e === BCH_EXTENT_ENTRY_ptr) {
-          if (it.ptrDev === this.sb.devIdx && (it.ptrOffset + this.sb.btreeNodeSize) * 512 <= this.dev.size) sectors.push(it.ptrOffset);
-          break;
-        }
-      }
+function load(dev: BlockReader): FsState {
+  if (dev.size < 8192 + 752) throw new FsOpenError(`device is too small (${dev.size} bytes) to hold a bcachefs superblock`);
+  let sbRead: SuperblockReadResult;
+  try {
+    sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
+  } catch (e) {
+    throw new FsOpenError(`no valid bcachefs superblock: ${(e as Error).message}`);
+  }
+  const sb = sbRead.sb;
+  const notes: string[] = [];
+  if (sbRead.usedBackup) {
+    notes.push(`primary superblock unusable (${sbRead.problems.join('; ')}); using the backup at sector ${sb.sector}`);
+  }
+  if (sb.encryptionType) throw new FsOpenError('filesystem is encrypted: not supported by this tool');
+  const journal = readJournal(dev, sb);
+  for (const p of journal.problems) notes.push(`journal: ${p}`);
+
+  const clean = sb.clean && sb.cleanSection ? sb.cleanSection : undefined;
+  // as bch2_journal_read: damaged (and repeated) entries are not used
+  const usable = journal.jsets.filter((j, i, all) => !j.error && j.csumOk !== false && (i === 0 || all[i - 1]!.seq !== j.seq));
+  const skipped = journal.jsets.length - usable.length;
+  if (skipped) notes.push(`journal: ${skipped} damaged or duplicate entries not used`);
+  let rootEntries: JsetEntry[];
+  let keyEntries: JsetEntry[] = [];
+  let rootsFrom: FsState['rootsFrom'];
+  if (clean) {
+    rootsFrom = 'clean';
+    rootEntries = clean.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root);
+    for (const j of usable) {
+      if (j.seq > clean.journalSeq) keyEntries.push(...j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
     }
-    this.readahead[node.level - 1] = { sectors, next: 0 };
-    for (let i = 0; i < READAHEAD_WINDOW && i < sectors.length; i++) this.dev.prefetch!(sectors[i]! * 512, bytes);
+  } else {
+    rootsFrom = 'journal';
+    // entries written after the last flush entry may never have reached the disk whole; replay runs
+    // from that entry's last_seq
+    const lastFlush = usable.filter((j) => !j.noFlush).pop();
+    if (!lastFlush) {
+      throw new FsOpenError('filesystem was not cleanly unmounted and no complete journal flush entry could be read: cannot find the btree roots');
+    }
+    const replay = usable.filter((j) => j.seq >= lastFlush.lastSeq && j.seq <= lastFlush.seq);
+    // roots from every replayed entry in order, later ones replacing earlier (journal_replay_early)
+    rootEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_root));
+    keyEntries = replay.flatMap((j) => j.entries.filter((e) => e.type === BCH_JSET_ENTRY_btree_keys));
   }
-
-  /**
-   * Depth-first walk of a btree from its root. `visit` sees every node (readable or not) with its parent
-   * pointer; returning false skips its children. Interior nodes' children are visited in key order.
-   */
-  walk(btreeId: number, visit: (node: BtreeNode, ptr: BtreePtr, parent: BtreeNode | undefined) => boolean | void): void {
-    const root = this.roots[btreeId]!;
-    if (root.fake) return;
-    this.beginWalk();
-    this.firstVisit(root.ptr);
-    const tables: KeyTable[] = [];
-    const rec = (level: number, ptr: BtreePtr, parent: BtreeNode | undefined): void => {
-      const t = (tables[level] ??= new KeyTable(level ? 256 : 4096));
-      const node = this.readNode(btreeId, level, ptr, t);
-      if (visit(node, ptr, parent) === false || !node.readable || level === 0) return;
-      // children's reads reuse the tables of lower levels, so take this node's pointers out first
-      const children: BtreePtr[] = [];
-      for (let k = 0; k < node.liveCount; k++) {
-        const c = btreePtrFromKey(node.keys, node.live[k]!);
-        if (c) children.push(c);
-      }
-      for (const c of children) if (this.firstVisit(c)) rec(level - 1, c, node);
-    };
-    rec(root.level, root.ptr, undefined);
+  const roots: BtreeRoot[] = [];
+  for (const e of rootEntries) {
+    const t = new KeyTable(1);
+    t.reset(e.buf);
+    const err = decodeEntryKeys(e, t);
+    const ptr = t.n ? btreePtrFromKey(t, 0) : undefined;
+    if (err || !ptr || e.btreeId >= BTREE_ID_NR || e.level >= BTREE_MAX_DEPTH) {
+      notes.push(`btree root entry for btree ${btreeName(e.btreeId)} is damaged`);
+      continue;
+    }
+    roots[e.btreeId] = { btreeId: e.btreeId, level: e.level, ptr, fake: ptr.ptrs.length === 0 };
   }
+  for (let id = 0; id < BTREE_ID_NR; id++) {
+    if (!roots[id]) {
+      roots[id] = {
+        btreeId: id, level: 0, fake: true,
+        ptr: { type: KEY_TYPE_btree_ptr, maxKey: { inode: 0xffff_ffff_ffff_ffffn, offset: 0xffff_ffff_ffff_ffffn, snapshot: 0xffffffff }, sectorsWritten: 0, flags: 0, ptrs: [], raw: FAKE_ROOT_RAW },
+      };
+    }
+  }
+  return { sb, sbRead, journal, roots, journalKeys: collectJournalKeys(keyEntries), rootsFrom, notes };
 }
 
 function collectJournalKeys(entries: JsetEntry[]): JournalKeys {
@@ -328,126 +302,4 @@ function collectJournalKeys(entries: JsetEntry[]): JournalKeys {
   const order = Array.from({ length: table.n }, (_, i) => i);
   order.sort((a, b) => btreeId[a]! - btreeId[b]! || level[a]! - level[b]! || table.cmpPos(a, b) || a - b);
   return { table, btreeId, level, order };
-}
-
-/**
- * Every live key of a btree's leaves with the journal's keys laid over them (bcachefs's
- * btree_and_journal_iter): a journal key replaces the btree key at its position, a deleted one hides it.
- * `cb(t, row)` sees each key; t and row are only valid during the call.
- */
-export function forEachKey(fs: Filesystem, btreeId: number, cb: (t: KeyTable, row: number) => void, onNode?: (node: BtreeNode) => void): void {
-  const jk = fs.journalKeys;
-  const jlist = fs.journalRows(btreeId, 0);
-  let j = 0;
-  const emitJournalBefore = (t: KeyTable, row: number): boolean => {
-    // emits journal keys positioned before row; returns true if one sits exactly at row (it replaces it)
-    while (j < jlist.length) {
-      const jr = jlist[j]!;
-      const c = jk.table.cmpPosWith(jr, t, row);
-      if (c > 0) return false;
-      if (!jk.table.whiteout(jr)) cb(jk.table, jr);
-      j++;
-      if (c === 0) return true;
-    }
-    return false;
-  };
-  fs.walk(btreeId, (node) => {
-    onNode?.(node);
-    if (node.level !== 0 || !node.readable) return;
-    const t = node.keys;
-    for (let k = 0; k < node.liveCount; k++) {
-      const row = node.live[k]!;
-      if (j < jlist.length && emitJournalBefore(t, row)) continue;
-      cb(t, row);
-    }
-  });
-  for (; j < jlist.length; j++) if (!jk.table.whiteout(jlist[j]!)) cb(jk.table, jlist[j]!);
-}
-
-/** A node's keys in order, each as (table, row). */
-export interface NodeKeyList {
-  count: number;
-  table(k: number): KeyTable;
-  row(k: number): number;
-}
-
-/**
- * The keys of one node with the journal's keys for its range laid over them (bcachefs's
- * btree_and_journal_iter for a node, as gc uses it).
- */
-export function nodeKeysWithJournal(fs: Filesystem, node: BtreeNode): NodeKeyList {
-  const t = node.keys;
-  const plain: NodeKeyList = { count: node.liveCount, table: () => t, row: (k) => node.live[k]! };
-  const all = fs.journalRows(node.btreeId, node.level);
-  if (!all.length) return plain;
-  const jt = fs.journalKeys.table;
-  const min = bposToParts(node.minKey);
-  const max = bposToParts(node.maxKey);
-  // the node's range in the sorted journal rows
-  let lo = 0;
-  let hi = all.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (jt.cmpParts(all[mid]!, min) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  let end = lo;
-  while (end < all.length && jt.cmpParts(all[end]!, max) <= 0) end++;
-  if (end === lo) return plain;
-  const tabs: KeyTable[] = [];
-  const rows: number[] = [];
-  const pushJournal = (r: number): void => {
-    if (!jt.whiteout(r)) {
-      tabs.push(jt);
-      rows.push(r);
-    }
-  };
-  let j = lo;
-  for (let k = 0; k < node.liveCount; k++) {
-    const row = node.live[k]!;
-    let replaced = false;
-    while (j < end) {
-      const c = jt.cmpPosWith(all[j]!, t, row);
-      if (c > 0) break;
-      pushJournal(all[j]!);
-      j++;
-      if (c === 0) {
-        replaced = true;
-        break;
-      }
-    }
-    if (!replaced) {
-      tabs.push(t);
-      rows.push(row);
-    }
-  }
-  for (; j < end; j++) pushJournal(all[j]!);
-  return { count: rows.length, table: (k) => tabs[k]!, row: (k) => rows[k]! };
-}
-
-
-/**
- * The pointers to every node at `minLevel` and above, as `bcachefs list -m nodes --level` prints them: in
- * post-order (a node's pointer after those of its children), ending with the root. `cb` gets each
- * pointer's key text. Nodes at `minLevel` itself are not read.
- */
-export function forEachNodePointer(fs: Filesystem, btreeId: number, minLevel: number, cb: (text: string, level: number) => void, onNode?: (node: BtreeNode) => void): void {
-  const root = fs.roots[btreeId]!;
-  if (minLevel > root.level) return;
-  fs.beginWalk();
-  const rec = (level: number, ptr: BtreePtr, text: string): void => {
-    if (level > minLevel && !root.fake && fs.firstVisit(ptr)) {
-      const node = fs.readNode(btreeId, level, ptr);
-      onNode?.(node);
-      if (node.readable) {
-        for (let k = 0; k < node.liveCount; k++) {
-          const row = node.live[k]!;
-          const child = btreePtrFromKey(node.keys, row);
-          if (child) rec(level - 1, child, bkeyValToText(node.keys, row));
-        }
-      }
-    }
-    cb(text, level);
-  };
-  rec(root.level, root.ptr, btreePtrToText(root.ptr));
 }

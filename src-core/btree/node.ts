@@ -103,29 +103,49 @@ export function btreeIsExtents(btreeId: number): boolean {
   return ((1 << btreeId) & BTREE_ID_IS_EXTENTS) !== 0;
 }
 
-/** __bch2_bkey_invalid for row i of t; `nodeType` is the btree id, or 8 for interior nodes. */
-export function bkeyInvalid(t: KeyTable, i: number, btreeId: number, level: number): string | undefined {
-  const nodeType = level > 0 ? 8 : btreeId;
-  if (t.u64s[i]! < BKEY_U64s) return 'u64s too small';
+/** What __bch2_bkey_invalid allows in one kind of node (keyRules makes it once per node, not per key). */
+export interface KeyRules {
+  /** bit per key type allowed (deleted always is) */
+  allowed: number;
+  interior: boolean;
+  extents: boolean;
+  snapshots: boolean;
+}
+
+export function keyRules(btreeId: number, level: number): KeyRules {
+  const interior = level > 0;
+  return {
+    allowed: (1 << KEY_TYPE_deleted) | (KEY_TYPES_ALLOWED[interior ? 8 : btreeId] ?? 0),
+    interior,
+    extents: !interior && btreeIsExtents(btreeId),
+    snapshots: btreeHasSnapshots(btreeId),
+  };
+}
+
+/** __bch2_bkey_invalid for row i of t in a node with these rules: the reason the key is invalid, or undefined. */
+export function bkeyInvalid(t: KeyTable, i: number, rules: KeyRules): string | undefined {
+  const u64s = t.u64s[i]!;
+  if (u64s < BKEY_U64s) return 'u64s too small';
   const type = t.type[i]!;
-  if (!(((1 << KEY_TYPE_deleted) | (KEY_TYPES_ALLOWED[nodeType] ?? 0)) & (1 << type)) || type >= BCH_BKEY_TYPES.length) {
-    return 'invalid key type for this btree';
+  if (!(rules.allowed & (1 << type)) || type >= BCH_BKEY_TYPES.length) return 'invalid key type for this btree';
+  if (rules.interior) {
+    if (u64s - BKEY_U64s > BKEY_BTREE_PTR_VAL_U64s_MAX) return 'value too big';
+    if (t.size[i] !== 0) return 'nonzero size field';
+    return undefined;
   }
-  if (nodeType === 8 && t.u64s[i]! - BKEY_U64s > BKEY_BTREE_PTR_VAL_U64s_MAX) return 'value too big';
-  if (nodeType !== 8 && btreeIsExtents(btreeId)) {
-    if ((t.size[i] === 0) !== t.whiteout(i)) return 'bad size field';
-    if (t.offsetHi[i] === 0 && t.size[i]! > t.offsetLo[i]!) return 'size greater than offset';
-  } else if (t.size[i] !== 0) {
+  const size = t.size[i]!;
+  if (rules.extents) {
+    if ((size === 0) !== t.whiteout(i)) return 'bad size field';
+    if (t.offsetHi[i] === 0 && size > t.offsetLo[i]!) return 'size greater than offset';
+  } else if (size !== 0) {
     return 'nonzero size field';
   }
-  if (nodeType !== 8) {
-    const snap = t.snapshot[i]!;
-    if (!btreeHasSnapshots(btreeId) && snap !== 0) return 'nonzero snapshot';
-    if (btreeHasSnapshots(btreeId) && snap !== U32_MAX) return 'invalid snapshot field';
-    // bkey_cmp: inode and offset only
-    if (t.inodeHi[i] === 0xffffffff && t.inodeLo[i] === 0xffffffff && t.offsetHi[i] === 0xffffffff && t.offsetLo[i] === 0xffffffff) {
-      return 'POS_MAX key';
-    }
+  const snap = t.snapshot[i]!;
+  if (!rules.snapshots && snap !== 0) return 'nonzero snapshot';
+  if (rules.snapshots && snap !== U32_MAX) return 'invalid snapshot field';
+  // bkey_cmp: inode and offset only
+  if (t.offsetLo[i] === 0xffffffff && t.offsetHi[i] === 0xffffffff && t.inodeLo[i] === 0xffffffff && t.inodeHi[i] === 0xffffffff) {
+    return 'POS_MAX key';
   }
   return undefined;
 }
@@ -190,6 +210,9 @@ export function parseBtreeNode(sb: Superblock, buf: Uint8Array, expect: NodeExpe
   node.headerLevel = Number((node.flags >> 4n) & 0xfn);
   node.nodeSeqFlag = Number(node.flags >> 32n);
   node.seq = readU64(buf, BTREE_NODE_HEADER_BYTES);
+  // for the scans below, which compare it with every bset (and every block after the last)
+  const seqLo = readU32(buf, BTREE_NODE_HEADER_BYTES);
+  const seqHi = readU32(buf, BTREE_NODE_HEADER_BYTES + 4);
   if (node.magic !== sb.bsetMagic && err('must_retry', 'bad_magic', 'bad magic')) return node;
   if (node.seq === 0n && err('must_retry', 'bad_header', 'bad btree header')) return node;
   if (ptr.seq !== undefined && node.seq !== ptr.seq &&
@@ -213,7 +236,7 @@ export function parseBtreeNode(sb: Superblock, buf: Uint8Array, expect: NodeExpe
       hdr = base + 16;
       csumStart = base + 16;
       keysStart = base + BTREE_NODE_ENTRY_HEADER_BYTES;
-      if (readU64(buf, hdr) !== node.seq) break;
+      if (readU32(buf, hdr) !== seqLo || readU32(buf, hdr + 4) !== seqHi) break;
     }
     const u64s = readU16(buf, hdr + 22);
     const flags = readU32(buf, hdr + 16);
@@ -282,7 +305,7 @@ export function parseBtreeNode(sb: Superblock, buf: Uint8Array, expect: NodeExpe
   }
   // A bset with our seq further on means writes we did not reach: bcachefs asks for a retry.
   for (let off = node.written * 512; off + BTREE_NODE_ENTRY_HEADER_BYTES <= buf.length; off += blockBytes) {
-    if (readU64(buf, off + 16) === node.seq) {
+    if (readU32(buf, off + 16) === seqLo && readU32(buf, off + 20) === seqHi) {
       err('want_retry', 'bset_after_last', 'found bset signature after last bset');
       break;
     }
@@ -299,6 +322,7 @@ function decodeBsetKeys(
   const buf = node.buf;
   const minParts = bposToParts(node.minKey);
   const maxParts = bposToParts(node.maxKey);
+  const rules = keyRules(node.btreeId, node.level);
   let prev = -1;
   for (let p = bset.keysStart; p < bset.keysEnd; ) {
     const u64s = buf[p]!;
@@ -321,8 +345,11 @@ function decodeBsetKeys(
       continue;
     }
     t.bset[row] = bsetIdx;
-    const invalid = bkeyInvalid(t, row, node.btreeId, node.level) ??
-      (!rangeUpdated ? keyOutsideNode(t, row, minParts, maxParts) : undefined);
+    t.superseded[row] = 0;
+    const c = prev >= 0 ? t.cmpPos(prev, row) : -1;
+    // a key after an accepted one lies after the node's min_key already
+    const invalid = bkeyInvalid(t, row, rules) ??
+      (!rangeUpdated ? keyOutsideNode(t, row, c < 0 && prev >= 0 ? null : minParts, maxParts) : undefined);
     if (invalid) {
       // bcachefs: "invalid bkey: %s\n%s" with the key printed into a 160-byte buffer
       const text = bkeyValToText(t, row).slice(0, 159);
@@ -332,8 +359,8 @@ function decodeBsetKeys(
       continue;
     }
     // bkey_iter_cmp: by position, and at one position a deleted key comes before a live one
-    const order = prev >= 0 ? t.cmpPos(prev, row) || Number(t.whiteout(row)) - Number(t.whiteout(prev)) : -1;
-    if (order > 0) {
+    const order = c || Number(t.whiteout(row)) - Number(t.whiteout(prev));
+    if (prev >= 0 && order > 0) {
       // bcachefs: "keys out of order: %s > %s", each key header printed into an 80-byte buffer
       const text = `keys out of order: ${bkeyToText(t, prev).slice(0, 79)} > ${bkeyToText(t, row).slice(0, 79)}`;
       t.n--;
@@ -341,13 +368,14 @@ function decodeBsetKeys(
       p += u64s * 8;
       continue;
     }
+    if (prev >= 0 && c === 0) t.superseded[prev] = 1;
     prev = row;
     p += u64s * 8;
   }
 }
 
-function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxParts: Uint32Array): string | undefined {
-  if (t.cmpParts(row, minParts) < 0) return 'key before start of btree node';
+function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array | null, maxParts: Uint32Array): string | undefined {
+  if (minParts && t.cmpParts(row, minParts) < 0) return 'key before start of btree node';
   if (t.cmpParts(row, maxParts) > 0) return 'key past end of btree node';
   return undefined;
 }
@@ -355,52 +383,110 @@ function keyOutsideNode(t: KeyTable, row: number, minParts: Uint32Array, maxPart
 /**
  * bch2_key_sort_fix_overlapping: merge the bsets by position; of the keys at one position only the newest
  * survives (the later bset, and within a bset the later key); deleted keys are dropped.
+ *
+ * A node is mostly one large bset and smaller ones written after it. The newer bsets are merged with each
+ * other first, oldest to newest, then into the first: each key of the newer side is placed by a galloping
+ * search and replaces an older key at its position, and the runs of older keys in between are copied
+ * without comparing them. Keys replaced within their own bset were marked while decoding (superseded).
  */
 function mergeBsets(node: BtreeNode): void {
   const t = node.keys;
   const n = t.n;
-  if (node.live.length < n) node.live = new Int32Array(Math.max(n, 64));
-  const live = node.live;
-  let out = 0;
-  const emit = (row: number): void => {
-    if (!t.whiteout(row)) live[out++] = row;
-  };
-  // bset boundaries (rows are in bset order); bsets without keys take no part
-  const starts: number[] = [];
-  const ends: number[] = [];
-  for (let r = 0; r < n; ) {
-    const s = t.bset[r];
-    starts.push(r);
-    while (r < n && t.bset[r] === s) r++;
-    ends.push(r);
+  if (t.live.length < n) t.live = new Int32Array(Math.max(n, t.live.length * 2, 64));
+  if (mergeA.length < n) {
+    const len = Math.max(n, mergeA.length * 2);
+    mergeA = new Int32Array(len);
+    mergeB = new Int32Array(len);
+    mergeC = new Int32Array(len);
   }
-  const nsets = starts.length;
-  if (nsets <= 1) {
-    for (let i = 0; i < n; i++) if (i + 1 === n || t.cmpPos(i, i + 1) !== 0) emit(i);
-  } else {
-    const cur = starts;
-    for (;;) {
-      // the smallest position among the heads; ties go to the newest bset (the others are dropped)
-      let best = -1;
-      for (let s = 0; s < nsets; s++) {
-        if (cur[s]! >= ends[s]!) continue;
-        if (best < 0 || t.cmpPos(cur[s]!, cur[best]!) <= 0) best = s;
-      }
-      if (best < 0) break;
-      let row = cur[best]!;
-      for (let s = 0; s < nsets; s++) {
-        if (s === best) continue;
-        while (cur[s]! < ends[s]! && t.cmpPos(cur[s]!, row) === 0) cur[s] = cur[s]! + 1;
-      }
-      cur[best] = row + 1;
-      // within one bset too, the later of two keys at a position wins
-      while (cur[best]! < ends[best]! && t.cmpPos(cur[best]!, row) === 0) {
-        row = cur[best]!;
-        cur[best] = row + 1;
-      }
-      emit(row);
+  const live = t.live;
+  let end0 = 0;
+  while (end0 < n && t.bset[end0] === t.bset[0]) end0++;
+  if (end0 === n) {
+    let out = 0;
+    for (let r = 0; r < n; r++) if (!t.superseded[r] && !t.whiteout(r)) live[out++] = r;
+    node.live = live;
+    node.liveCount = out;
+    return;
+  }
+  // the newer bsets merged with each other, oldest to newest, into `newer`
+  let newer = mergeA;
+  let spare = mergeB;
+  const rows = mergeC;
+  let m = 0;
+  for (let i = end0; i < n; ) {
+    const b = t.bset[i];
+    let nn = 0;
+    for (; i < n && t.bset[i] === b; i++) if (!t.superseded[i]) rows[nn++] = i;
+    if (m === 0) {
+      newer.set(rows.subarray(0, nn));
+      m = nn;
+      continue;
     }
+    m = mergeRows(t, newer, m, rows, nn, spare);
+    [newer, spare] = [spare, newer];
   }
+  // then laid over the first bset's
+  let m0 = 0;
+  for (let r = 0; r < end0; r++) if (!t.superseded[r]) rows[m0++] = r;
+  const o = mergeRows(t, rows, m0, newer, m, spare);
+  let out = 0;
+  for (let k = 0; k < o; k++) {
+    const row = spare[k]!;
+    if (!t.whiteout(row)) live[out++] = row;
+  }
+  node.live = live;
   node.liveCount = out;
 }
 
+/**
+ * Lays the rows newer[0, nn) over older[0, m) (both in key order; a newer key replaces an older one at
+ * its position) into out; returns the count. Each newer key is placed by a galloping search; the older
+ * ones between are copied in bulk.
+ */
+function mergeRows(t: KeyTable, older: Int32Array, m: number, newer: Int32Array, nn: number, out: Int32Array): number {
+  let o = 0;
+  let k = 0;
+  for (let j = 0; j < nn; j++) {
+    const row = newer[j]!;
+    const at = lowerBound(t, older, k, m, row);
+    if (at - k > 16) {
+      out.set(older.subarray(k, at), o);
+      o += at - k;
+      k = at;
+    } else {
+      while (k < at) out[o++] = older[k++]!;
+    }
+    if (k < m && t.cmpPos(older[k]!, row) === 0) k++;
+    out[o++] = row;
+  }
+  if (m > k) {
+    out.set(older.subarray(k, m), o);
+    o += m - k;
+  }
+  return o;
+}
+
+/** merge scratch: one node is merged at a time */
+let mergeA = new Int32Array(4096);
+let mergeB = new Int32Array(4096);
+let mergeC = new Int32Array(4096);
+
+/** The first index in rows[from, end) whose key is not before row's (galloping, then binary search). */
+function lowerBound(t: KeyTable, rows: Int32Array, from: number, end: number, row: number): number {
+  let lo = from;
+  let hi = from;
+  let step = 1;
+  while (hi < end && t.cmpPos(rows[hi]!, row) < 0) {
+    lo = hi + 1;
+    hi += step;
+    step *= 2;
+  }
+  if (hi > end) hi = end;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (t.cmpPos(rows[mid]!, row) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -106,11 +106,11 @@ export class DeviceHandle implements BlockReader {
     return true;
   }
 
-  read(offset: number, length: number): Buffer {
+  read(offset: number, length: number, into?: Uint8Array): Buffer {
     const fd = this.openFd('read');
     checkRange(this, 'read', offset, length);
     if (length === 0) return Buffer.alloc(0);
-    const buf = Buffer.allocUnsafe(length);
+    const buf = into && into.length >= length ? Buffer.from(into.buffer, into.byteOffset, length) : Buffer.allocUnsafe(length);
     let n: number;
     try {
       n = this.isDirect && this.addon
@@ -138,6 +138,10 @@ export class DeviceHandle implements BlockReader {
     if (!this.isDirect || !this.addon || this.fd === null) return;
     if (offset % FILE_ALIGN || length % FILE_ALIGN || offset + length > this.size) return;
     this.addon.prefetch(this.fd, offset, length);
+  }
+
+  dropPrefetch(): void {
+    if (this.addon && this.fd !== null) this.addon.dropPrefetch(this.fd);
   }
 
   /** Whether a repair (openDeviceForWrite, in any process) holds this device's lock; asking takes no lock. */

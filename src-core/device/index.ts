@@ -31,13 +31,19 @@ export interface BlockReader {
   readonly direct: boolean;
   /** Human notes: fallbacks and their reasons, temporary files, devices in use. */
   readonly notes: string[];
-  /** Any byte range; throws DeviceError (EOF past the end, ESHORT, EIO, ...). Never returns partial data. */
-  read(offset: number, length: number): Buffer;
+  /**
+   * Any byte range; throws DeviceError (EOF past the end, ESHORT, EIO, ...). Never returns partial data.
+   * With `into` (at least length bytes) the data goes there and the Buffer returned views it: a caller
+   * reading many ranges of one size reuses its memory instead of making new.
+   */
+  read(offset: number, length: number, into?: Uint8Array): Buffer;
   /**
    * Hints that [offset, offset+length) will be read soon: with O_DIRECT (no kernel readahead) the addon
    * reads it in the background. A no-op otherwise, and for unaligned ranges.
    */
   prefetch(offset: number, length: number): void;
+  /** Forgets the read-aheads not yet taken: the device was changed behind this reader's back (Filesystem.reload). */
+  dropPrefetch(): void;
   /** Idempotent; removes a gz temp file. */
   close(): void;
 }

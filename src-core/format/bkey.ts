@@ -81,10 +81,7 @@ export class KeyTable {
   keyOff = new Int32Array(0);
   /** u64s of the key unpacked (5 + value u64s): what bcachefs prints */
   u64s = new Uint16Array(0);
-  /** on-disk u64s (packed size) */
-  diskU64s = new Uint8Array(0);
   type = new Uint8Array(0);
-  packed = new Uint8Array(0);
   needsWhiteout = new Uint8Array(0);
   inodeHi = new Uint32Array(0);
   inodeLo = new Uint32Array(0);
@@ -99,6 +96,12 @@ export class KeyTable {
   valLen = new Int32Array(0);
   /** which bset (0 = first) the key came from; newer bsets have larger numbers */
   bset = new Uint8Array(0);
+  /** 1 when a later key of the same bset has the same position (and so replaces this one) */
+  superseded = new Uint8Array(0);
+  /** a node's rows that survive the merge of its bsets (BtreeNode.live), reused with the table */
+  live = new Int32Array(0);
+  /** memory the node whose keys this table holds is read into, reused with the table (see Filesystem.readNodeAt) */
+  nodeBuf: Uint8Array | undefined;
 
   constructor(cap = INITIAL_CAP) {
     this.grow(cap);
@@ -129,9 +132,7 @@ export class KeyTable {
     };
     this.keyOff = g(this.keyOff, Int32Array);
     this.u64s = g(this.u64s, Uint16Array);
-    this.diskU64s = g(this.diskU64s, Uint8Array);
     this.type = g(this.type, Uint8Array);
-    this.packed = g(this.packed, Uint8Array);
     this.needsWhiteout = g(this.needsWhiteout, Uint8Array);
     this.inodeHi = g(this.inodeHi, Uint32Array);
     this.inodeLo = g(this.inodeLo, Uint32Array);
@@ -145,6 +146,7 @@ export class KeyTable {
     this.valOff = g(this.valOff, Int32Array);
     this.valLen = g(this.valLen, Int32Array);
     this.bset = g(this.bset, Uint8Array);
+    this.superseded = g(this.superseded, Uint8Array);
     this.cap = cap;
   }
 
@@ -155,13 +157,22 @@ export class KeyTable {
 
   /** Position comparison of row i with row j of another table (node keys against journal keys). */
   cmpPosWith(i: number, o: KeyTable, j: number): number {
-    return (
-      cmpU32(this.inodeHi[i]!, o.inodeHi[j]!) ||
-      cmpU32(this.inodeLo[i]!, o.inodeLo[j]!) ||
-      cmpU32(this.offsetHi[i]!, o.offsetHi[j]!) ||
-      cmpU32(this.offsetLo[i]!, o.offsetLo[j]!) ||
-      cmpU32(this.snapshot[i]!, o.snapshot[j]!)
-    );
+    // the hottest comparison of a walk (bset order checks, merges): spelt out, no helper calls
+    let a = this.inodeHi[i]!;
+    let b = o.inodeHi[j]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.inodeLo[i]!;
+    b = o.inodeLo[j]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.offsetHi[i]!;
+    b = o.offsetHi[j]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.offsetLo[i]!;
+    b = o.offsetLo[j]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.snapshot[i]!;
+    b = o.snapshot[j]!;
+    return a === b ? 0 : a < b ? -1 : 1;
   }
 
   /** bkey_whiteout: a deleted or discard key, which hides older keys at its position and is not listed. */
@@ -172,13 +183,21 @@ export class KeyTable {
 
   /** Compares row i's position with a position split by bposToParts (the hot-path form). */
   cmpParts(i: number, q: Uint32Array): number {
-    return (
-      cmpU32(this.inodeHi[i]!, q[0]!) ||
-      cmpU32(this.inodeLo[i]!, q[1]!) ||
-      cmpU32(this.offsetHi[i]!, q[2]!) ||
-      cmpU32(this.offsetLo[i]!, q[3]!) ||
-      cmpU32(this.snapshot[i]!, q[4]!)
-    );
+    let a = this.inodeHi[i]!;
+    let b = q[0]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.inodeLo[i]!;
+    b = q[1]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.offsetHi[i]!;
+    b = q[2]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.offsetLo[i]!;
+    b = q[3]!;
+    if (a !== b) return a < b ? -1 : 1;
+    a = this.snapshot[i]!;
+    b = q[4]!;
+    return a === b ? 0 : a < b ? -1 : 1;
   }
 
   /** Compares row i's position with a Bpos (converts it each call: precompute bposToParts in loops). */
@@ -211,10 +230,6 @@ export function bposToParts(p: Bpos): Uint32Array {
   );
 }
 
-export function cmpU32(a: number, b: number): number {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
-
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) {
   throw new Error('bcachefs-repair reads little-endian on-disk data through u32 views: a little-endian host is required');
 }
@@ -228,14 +243,12 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
   const fb = buf[off + 1]!;
   const format = fb & 0x7f;
   t.keyOff[row] = off;
-  t.diskU64s[row] = u64s;
   t.type[row] = buf[off + 2]!;
   t.needsWhiteout[row] = fb >>> 7;
   if (format === KEY_FORMAT_CURRENT) {
     if (u64s < BKEY_U64s) return false;
     const w = t.u32;
     const o = off >>> 2;
-    t.packed[row] = 0;
     t.versionLoLo[row] = w[o + 1]!;
     t.versionLoHi[row] = w[o + 2]!;
     t.versionHi[row] = w[o + 3]!;
@@ -251,8 +264,7 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
     return true;
   }
   if (format !== KEY_FORMAT_LOCAL_BTREE || fmt === null || u64s < fmt.keyU64s) return false;
-  t.packed[row] = 1;
-  unpackFields(t, row, off, fmt);
+  (fmt.unpack ?? unpackerFor(fmt))(t, row, t.u32, off >>> 2, fmt.offLo, fmt.offHi);
   t.u64s[row] = BKEY_U64s + u64s - fmt.keyU64s;
   t.valOff[row] = off + fmt.keyU64s * 8;
   t.valLen[row] = (u64s - fmt.keyU64s) * 8;
@@ -311,9 +323,5 @@ function unpackerFor(fmt: BkeyFormat): UnpackFn {
   }
   fmt.unpack = fn;
   return fn;
-}
-
-function unpackFields(t: KeyTable, row: number, off: number, fmt: BkeyFormat): void {
-  unpackerFor(fmt)(t, row, t.u32, off >>> 2, fmt.offLo, fmt.offHi);
 }
 

@@ -41,16 +41,10 @@ export async function checkDisk(disk: Disk, req: CheckRequest = {}): Promise<Che
   report?.({ phase: 'starting' }, true);
   const r = await ck.check(fs, {
     devName: disk.devName,
-    signal: signalOf(polled),
+    token: polled,
     ...(report ? { onProgress: (p: CheckerProgress) => report(p) } : {}),
   });
   return { findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, classes: ck.classes };
-}
-
-// TODO(h-checker): CheckOptions.token replaces signal there; until it is merged, the checker polls
-// `signal.aborted`, which this reads from the token (the checker reads nothing else of the signal).
-function signalOf(token: CancellationToken): AbortSignal {
-  return { get aborted() { return token.isCancellationRequested; } } as AbortSignal;
 }
 
 type Said = Partial<Omit<CheckerProgress, 'phase'>> & { phase: string };

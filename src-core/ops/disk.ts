@@ -27,7 +27,7 @@ const BDEVNAME_MAX = 31;
  * The device name bcachefs prints ("error validating btree node on NAME"): the path exactly as the user gave
  * it, cut to 31 bytes. For a .gz image, the name of the unpacked image (bcachefs cannot open the .gz itself).
  */
-export function deviceName(path: string): string {
+function deviceName(path: string): string {
   const b = Buffer.from(path.replace(/\.gz$/i, ''), 'utf8');
   return b.length <= BDEVNAME_MAX ? b.toString('utf8') : b.subarray(0, BDEVNAME_MAX).toString('utf8');
 }

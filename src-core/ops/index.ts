@@ -1,12 +1,11 @@
 // The operations layer: what every front end (CLI, service and so the UI) does with a disk, done one way.
 // Front ends import this and src-core/service/protocol.ts, nothing else of src-core. Read-only: no handle
 // it gives out can write (repair comes through the journal, src-core/journal/).
-export { Disk, OpsError, deviceName } from './disk.js';
+export { Disk, OpsError } from './disk.js';
 export { btreeOverview, listBtree, validateListRequest, BTREE_NAMES, MAX_LEVEL, type ListRequest, type ListRow, type ListResult } from './btrees.js';
 export { checkDisk, BUILT_IN_CHECKER, type Checker, type CheckFn, type CheckRequest } from './check.js';
 export { showSuperText } from './show-super.js';
 export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
-export { toJsonSafe } from './json.js';
-export { CancellationTokenSource, sharedCancellation, NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
+export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
 export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';

@@ -47,6 +47,24 @@ function node(bsetMagic: bigint, a: Buffer[], b: Buffer[]): Uint8Array {
   return buf;
 }
 
+/** An alloc leaf with one bset per 4 KiB block: bsets[0] in the node header's bset, the others after it. */
+function nodeOfBsets(bsetMagic: bigint, bsets: Buffer[][]): Uint8Array {
+  const buf = Buffer.from(node(bsetMagic, bsets[0]!, []).subarray(0, 4096));
+  const out = Buffer.alloc(bsets.length * 4096);
+  buf.copy(out);
+  for (let i = 1; i < bsets.length; i++) {
+    const keys = Buffer.concat(bsets[i]!);
+    const base = i * 4096;
+    out.writeBigUInt64LE(SEQ, base + 16);
+    out.writeUInt32LE(1, base + 32);
+    out.writeUInt16LE(13, base + 36);
+    out.writeUInt16LE(keys.length / 8, base + 38);
+    keys.copy(out, base + 40);
+    out.writeUInt32LE(bchChecksum32(1, out, base + 16, base + 40 + keys.length)!, base);
+  }
+  return out;
+}
+
 describe('bset merge', () => {
   const sb = () => openFixture('clean-default-64m').fs.sb;
   const ptr = { type: KEY_TYPE_btree_ptr_v2, maxKey: POS_MAX, minKey: POS_MIN, seq: SEQ, sectorsWritten: 0, flags: 0, ptrs: [{ dev: 0, offset: 0, gen: 0, cached: false }], raw: new Uint8Array(0) };
@@ -59,6 +77,30 @@ describe('bset merge', () => {
     const live = Array.from(n.live.subarray(0, n.liveCount), (r) => [n.keys.offsetLo[r], n.keys.buf[n.keys.valOff[r]! + 1]]);
     // 0:1 whiteouted by the newer bset; of the two 0:2 keys the later wins; 0:3 is a whiteout
     expect(live).toEqual([[2, 3], [4, 4]]);
+  });
+
+  it('equals a plain model of the merge on random nodes of 1 to 12 bsets with repeats and whiteouts', () => {
+    let seed = 7;
+    const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+    for (let c = 0; c < 300; c++) {
+      const nb = 1 + rand(12);
+      const bsets: Buffer[][] = [];
+      const model = new Map<number, [boolean, number]>(); // offset -> [deleted, tag], newest last
+      for (let b = 0; b < nb; b++) {
+        // sorted positions, at one position whiteouts before live keys; tags tell the keys apart
+        const ks: [number, boolean, number][] = [];
+        const count = b === 0 ? rand(60) : rand(12);
+        for (let i = 0; i < count; i++) ks.push([rand(b === 0 ? 80 : 40), rand(4) === 0, 1 + rand(250)]);
+        ks.sort((x, y) => x[0] - y[0] || Number(y[1]) - Number(x[1]));
+        bsets.push(ks.map(([o, d, tag]) => key(o, d, tag)));
+        for (const [o, d, tag] of ks) model.set(o, [d, tag]);
+      }
+      const n = parseBtreeNode(sb(), nodeOfBsets(sb().bsetMagic, bsets), { btreeId: 4, level: 0, ptr });
+      expect(n.errors.filter((e) => e.code !== 'empty_bset')).toEqual([]);
+      const live = Array.from(n.live.subarray(0, n.liveCount), (r) => [n.keys.offsetLo[r], n.keys.buf[n.keys.valOff[r]! + 1]]);
+      const want = [...model].filter(([, [d]]) => !d).sort((x, y) => x[0] - y[0]).map(([o, [, tag]]) => [o, tag]);
+      expect(live).toEqual(want);
+    }
   });
 
   it('a deleted key after a live one at the same position is out of order (bkey_iter_cmp)', () => {

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
-import { Filesystem, FsOpenError, forEachKey, forEachNodePointer } from '../../src-core/btree/fs.js';
+import { BtreeWalk, Filesystem, FsOpenError, forEachKey, forEachNodePointer } from '../../src-core/btree/fs.js';
 import { bkeyValToText } from '../../src-core/format/print.js';
 import { BTREE_ID_NR } from '../../src-core/format/names.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -30,7 +30,10 @@ function metadataRegions(img: Uint8Array): Region[] {
   const bucketBytes = fs.sb.members[0]!.bucketSize * 512;
   for (const b of fs.sb.journalBuckets[0] ?? []) regions.push({ start: b * bucketBytes, len: 8192 });
   for (let id = 0; id < BTREE_ID_NR; id++) {
-    fs.walk(id, (node) => {
+    const w = new BtreeWalk(fs, id);
+    for (let s = w.next(); s; s = w.next()) {
+      if (s.repeat) continue;
+      const node = s.node;
       const base = node.sector * 512;
       const first = node.bsets[0];
       regions.push({
@@ -38,7 +41,7 @@ function metadataRegions(img: Uint8Array): Region[] {
         len: node.written * 512 || 4096,
         ...(first ? { csum: { at: base, from: base + 16, to: base + first.keysEnd } } : {}),
       });
-    });
+    }
   }
   return regions;
 }

@@ -221,7 +221,7 @@ static napi_value js_pread(napi_env env, napi_callback_info info) {
   unsigned char *ra_buf = NULL;
   if (ra_take(a.fd, astart, (size_t)(aend - astart), &ra_buf) != RA_MISS) {
     memcpy(a.data, ra_buf + (start - astart), a.length);
-    free(ra_buf);
+    ra_recycle(ra_buf, (size_t)(aend - astart));
     napi_value r;
     napi_create_double(env, (double)a.length, &r);
     return r;
