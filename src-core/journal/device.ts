@@ -1,8 +1,6 @@
 // The one place the journal obtains a writable device, and what identifies that device across a repair and
-// a replug: the filesystem's uuid, the size, a block device's serial and WWN (sysfs), and the superblock's hash.
+// a replug: the filesystem's uuid, the size, a block device's serial and WWN, and the superblock's hash.
 import { createHash } from 'node:crypto';
-import { readFileSync, realpathSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import type { BlockReader } from '../device/index.js';
 import { openDeviceForWrite, type BlockWriter } from '../device/write.js';
 import { readSuperblock } from '../format/superblock.js';
@@ -36,47 +34,23 @@ export function sha256Hex(data: Uint8Array): string {
 }
 
 /** Reads the identity of an open device (throws with a clear message when no superblock can be read). */
-export function deviceIdentity(dev: Pick<BlockReader, 'path' | 'size' | 'isBlockDevice' | 'read'>): DeviceIdentity {
+export function deviceIdentity(dev: Pick<BlockReader, 'path' | 'size' | 'isBlockDevice' | 'serial' | 'wwn' | 'read'>): DeviceIdentity {
   let sbRead;
   try {
     sbRead = readSuperblock((o, l) => dev.read(o, l), dev.size);
   } catch (e) {
     throw new Error(`${dev.path}: no bcachefs superblock can be read (${(e as Error).message}), so it cannot be matched with a repair journal. Check that this is the right disk or image.`);
   }
-  const ids = dev.isBlockDevice ? blockIds(dev.path) : { serial: null, wwn: null };
   return {
     uuid: sbRead.sb.uuid,
     path: dev.path,
     size: dev.size,
     isBlockDevice: dev.isBlockDevice,
-    ...ids,
+    serial: dev.serial,
+    wwn: dev.wwn,
     sbSha256: sha256Hex(sbRead.sb.bytes),
     sbFromBackup: sbRead.usedBackup,
   };
-}
-
-/** Serial and WWN from sysfs (a partition's come from its disk); null where the kernel has none. */
-function blockIds(path: string): { serial: string | null; wwn: string | null } {
-  let sys: string;
-  try {
-    sys = realpathSync(join('/sys/class/block', basename(realpathSync(path))));
-  } catch {
-    return { serial: null, wwn: null };
-  }
-  const read = (...names: string[]): string | null => {
-    for (const dir of [sys, dirname(sys)]) {
-      for (const n of names) {
-        try {
-          const v = readFileSync(join(dir, n), 'utf8').trim();
-          if (v) return v;
-        } catch {
-          /* not there: try the next */
-        }
-      }
-    }
-    return null;
-  };
-  return { serial: read('device/serial', 'serial'), wwn: read('wwid', 'device/wwid', 'device/wwn') };
 }
 
 /** Why `now` is not the device `recorded` names, or undefined when it is (a new path alone is fine: /dev names change). */
