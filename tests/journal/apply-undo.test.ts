@@ -3,7 +3,7 @@ import { openSync, closeSync, writeSync, truncateSync, readFileSync } from 'node
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { JournalError, openRepairSession, Journal, type FixPlan, type RepairSession } from '../../src-core/journal/index.js';
+import { identityMismatch, JournalError, openRepairSession, Journal, type FixPlan, type RepairSession } from '../../src-core/journal/index.js';
 import { CancellationTokenSource } from '../../src-core/base/cancellation.js';
 import { scratchDir } from '../device/helpers.js';
 import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
@@ -124,6 +124,29 @@ describe('apply and undo', () => {
       s.undo({ all: true });
     });
     expect(sha256File(p.image)).toBe(ORIGINAL);
+  });
+
+  it('refuses a second repair of a disk that is being repaired, leaving no trace in the journal', () => {
+    const p = fresh();
+    const first = openRepairSession({ toolVersion: TOOL, journal: p.journal, device: p.image });
+    try {
+      const other = join(scratch.dir, `second-${n}.journal`);
+      expect(() => openRepairSession({ toolVersion: TOOL, journal: other, device: p.image })).toThrow(/another bcachefs-repair .* has it open for repair/);
+      const j = Journal.open(other);
+      expect(j.sessions()).toEqual([]);
+      j.close();
+    } finally {
+      first.close();
+    }
+    withSession(p, (s) => expect(s.session.id).toBe(2)); // free again once closed
+  });
+
+  it('tells apart a replugged disk from another one by serial and WWN', () => {
+    const rec = { uuid: 'u', path: '/dev/sdb', size: 10, isBlockDevice: true, serial: 'S1', wwn: 'naa.1', sbSha256: 'h', sbFromBackup: false };
+    expect(identityMismatch(rec, { ...rec, path: '/dev/sdc', sbSha256: 'other' })).toBeUndefined();
+    expect(identityMismatch(rec, { ...rec, serial: 'S2' })).toMatch(/serial S2, the journal's is S1/);
+    expect(identityMismatch(rec, { ...rec, wwn: 'naa.2' })).toMatch(/WWN naa\.2, the journal's is naa\.1/);
+    expect(identityMismatch(rec, { ...rec, serial: null, wwn: null })).toBeUndefined(); // an image of it (dd) is still it
   });
 
   it('refuses a plan whose old bytes are no longer on the disk, and a bad plan, writing nothing', () => {
