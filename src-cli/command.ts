@@ -11,7 +11,7 @@ export const EXIT_CANCELED = 32;
 /** Every exit code, for --help. */
 export const EXIT_CODES: ReadonlyArray<[number, string]> = [
   [EXIT_OK, 'success; check: no problems found'],
-  [EXIT_ERRORS_UNCORRECTED, 'check: problems found (errors or warnings), none fixed; list: nodes could not be read'],
+  [EXIT_ERRORS_UNCORRECTED, 'check: problems found (errors or warnings), none fixed; list: nodes could not be read; verify: the journal or report fails'],
   [EXIT_OPERATIONAL, 'operational error: the device cannot be opened or is not bcachefs, or an internal error'],
   [EXIT_USAGE, 'usage error: unknown command or option, missing or extra argument, bad value'],
   [EXIT_CANCELED, 'cancelled (Ctrl+C): the output so far is partial'],

@@ -3,8 +3,12 @@ import type { Command } from './command.js';
 import { showSuper } from './show-super.js';
 import { list } from './list.js';
 import { check } from './check.js';
+import { undo } from './undo.js';
+import { history } from './history.js';
+import { verify } from './verify.js';
+import { report } from './report.js';
 
-export const COMMANDS: readonly Command[] = [showSuper, list, check];
+export const COMMANDS: readonly Command[] = [showSuper, list, check, undo, history, verify, report];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

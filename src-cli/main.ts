@@ -91,7 +91,8 @@ async function runCommand(c: Command, rest: string[], out: Output): Promise<numb
     return EXIT_OK;
   }
   const { positionals } = parsed;
-  if (positionals.length < c.args.length) throw new UsageError(`${c.name}: which device or image? (${c.args[positionals.length]} missing)`);
+  const required = c.args.filter((a) => !a.startsWith('[')).length; // [DEV]: optional
+  if (positionals.length < required) throw new UsageError(`${c.name}: which device or image? (${c.args[positionals.length]} missing)`);
   if (positionals.length > c.args.length) throw new UsageError(`${c.name}: unexpected argument "${positionals[c.args.length]}"`);
   return c.run({ values: parsed.values as Record<string, string | boolean | undefined>, positionals, out });
 }

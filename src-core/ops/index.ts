@@ -8,3 +8,4 @@ export { showSuperText } from './show-super.js';
 export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
 export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
+export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';

@@ -1,0 +1,132 @@
+// Crash test: a child process applies the synthetic fixes (or undoes them) through the built journal and is
+// killed with SIGKILL after each of its journal and device steps in turn (BCACHEFS_REPAIR_CRASH_AT). After
+// every kill, recovery + undo --all gives back the original image byte for byte, and a second apply completes.
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JournalError, openRepairSession } from '../../src-core/journal/index.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { rng, scratchDir } from '../device/helpers.js';
+import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
+// plain ESM, shared with the child process
+import { applySynthetic, nodeSectors } from './synthetic.mjs';
+
+const CHILD = join(PROJECT_ROOT, 'tests', 'journal', 'crash-child.mjs');
+const BUILT = join(PROJECT_ROOT, 'dist', 'src-core', 'journal', 'apply.js');
+const scratch = scratchDir('crash');
+afterAll(() => scratch.cleanup());
+const ORIGINAL = sha256(fixtureImage());
+const original = workingCopy(scratch.dir, 'original.img');
+
+/** Runs the child; crashAt kills it after that step, killAfterMs kills it from outside at that moment. */
+function runChild(mode: 'apply' | 'undo', image: string, journal: string, crashAt?: number, killAfterMs?: number): ReturnType<typeof spawnSync> {
+  const env = { ...process.env };
+  if (crashAt === undefined) delete env.BCACHEFS_REPAIR_CRASH_AT;
+  else env.BCACHEFS_REPAIR_CRASH_AT = String(crashAt);
+  return spawnSync(process.execPath, [CHILD, mode, image, journal, NODES_TXT()], { env, encoding: 'utf8', timeout: killAfterMs ?? 60_000, killSignal: 'SIGKILL' });
+}
+
+function freshJournal(journal: string): void {
+  for (const f of [journal, journal + '-wal', journal + '-shm']) rmSync(f, { force: true });
+}
+
+function stepsOf(r: ReturnType<typeof spawnSync>): number {
+  expect(r.status, String(r.stderr)).toBe(0);
+  return JSON.parse(String(r.stdout)).steps;
+}
+
+/** Recovery (on opening) and undo --all in this process; the image must be the original again. */
+function recoverAndUndoAll(image: string, journal: string): void {
+  const s = openRepairSession({ toolVersion: TOOL, journal, device: image });
+  try {
+    s.undo({ all: true });
+  } catch (e) {
+    if (!(e instanceof JournalError && e.code === 'NOTHING_TO_UNDO')) throw e;
+  } finally {
+    s.close();
+  }
+  expect(sha256File(image)).toBe(ORIGINAL);
+}
+
+let applySteps = 0;
+let appliedSha = '';
+const applied = { image: join(scratch.dir, 'applied.img'), journal: join(scratch.dir, 'applied.journal') };
+
+beforeAll(() => {
+  if (!existsSync(BUILT) || statSync(BUILT).mtimeMs < statSync(join(PROJECT_ROOT, 'src-core', 'journal', 'apply.ts')).mtimeMs) {
+    throw new Error(`${BUILT} is missing or older than its source: the child process runs the built code. Run "npm run build" first.`);
+  }
+  copyFileSync(original, applied.image);
+  applySteps = stepsOf(runChild('apply', applied.image, applied.journal));
+  appliedSha = sha256File(applied.image);
+});
+
+describe('crash at every step', () => {
+  it('has a run with many steps whose result differs from the original', () => {
+    // new journal (1), session (1), per fix: decision (1), fix_started (1), writes, sync (1), fix_applied (1)
+    expect(applySteps).toBe(2 + 3 * 4 + 5);
+    expect(appliedSha).not.toBe(ORIGINAL);
+  });
+
+  it('apply killed after each step: recovery + undo --all give the original back, and a second apply completes', () => {
+    const image = join(scratch.dir, 'work.img');
+    const journal = join(scratch.dir, 'work.journal');
+    for (let k = 1; k <= applySteps; k++) {
+      copyFileSync(original, image);
+      freshJournal(journal);
+      const r = runChild('apply', image, journal, k);
+      expect(r.signal, `step ${k}: ${r.stderr}`).toBe('SIGKILL');
+      recoverAndUndoAll(image, journal);
+      const s = openRepairSession({ toolVersion: TOOL, journal, device: image });
+      applySynthetic(s, nodeSectors(NODES_TXT()));
+      s.close();
+      expect(sha256File(image), `second apply after a kill at step ${k}`).toBe(appliedSha);
+      const v = openRepairSession({ toolVersion: TOOL, journal, device: image });
+      expect(v.journal.verify().ok).toBe(true);
+      v.close();
+    }
+  }, 240_000);
+
+  it('apply killed from outside at random moments: recovery + undo --all give the original back', () => {
+    const image = join(scratch.dir, 'random.img');
+    const journal = join(scratch.dir, 'random.journal');
+    copyFileSync(original, image);
+    freshJournal(journal);
+    const t0 = Date.now();
+    stepsOf(runChild('apply', image, journal));
+    const runMs = Date.now() - t0;
+    const rand = rng(7);
+    const outcomes = new Set<string>();
+    for (let i = 0; i < 12; i++) {
+      copyFileSync(original, image);
+      freshJournal(journal);
+      const r = runChild('apply', image, journal, undefined, Math.max(1, Math.floor(rand() * runMs)));
+      outcomes.add(r.signal === 'SIGKILL' ? 'killed' : 'finished');
+      if (r.signal !== 'SIGKILL') expect(r.status, String(r.stderr)).toBe(0);
+      if (existsSync(journal)) recoverAndUndoAll(image, journal);
+      else expect(sha256File(image)).toBe(ORIGINAL); // killed before the journal existed: nothing written
+    }
+    expect(outcomes.has('killed')).toBe(true);
+  }, 240_000);
+
+  it('undo --all killed after each step: recovery + undo --all give the original back', () => {
+    const image = join(scratch.dir, 'undo.img');
+    const journal = join(scratch.dir, 'undo.journal');
+    copyFileSync(applied.image, image);
+    copyFileSync(applied.journal, journal);
+    const undoSteps = stepsOf(runChild('undo', image, journal));
+    expect(sha256File(image)).toBe(ORIGINAL);
+    // session (1) + per fix: undo_started (1), writes, sync (1), fix_undone (1)
+    expect(undoSteps).toBe(1 + 3 * 3 + 5);
+    for (let k = 1; k <= undoSteps; k++) {
+      copyFileSync(applied.image, image);
+      copyFileSync(applied.journal, journal);
+      rmSync(journal + '-wal', { force: true });
+      rmSync(journal + '-shm', { force: true });
+      const r = runChild('undo', image, journal, k);
+      expect(r.signal, `step ${k}: ${r.stderr}`).toBe('SIGKILL');
+      recoverAndUndoAll(image, journal);
+    }
+  }, 240_000);
+});
