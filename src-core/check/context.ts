@@ -165,7 +165,7 @@ export class Gc {
 }
 
 /** The exact position of a key row. */
-export function rowPos(t: KeyTable, row: number): PosParts {
+function rowPos(t: KeyTable, row: number): PosParts {
   return {
     text: bposToText(t.pos(row)),
     inode: u64HiLoToString(t.inodeHi[row]!, t.inodeLo[row]!),
