@@ -8,6 +8,7 @@ import { BTREE_IDS, btreeIdByName, btreeName } from '../src-core/format/names.js
 import { superblockSummary } from '../src-core/format/superblock.js';
 import { describeNodeErrors } from '../src-core/btree/describe.js';
 import { checkFilesystem, CheckAborted, type Finding, type CheckProgress } from '../src-core/check/index.js';
+import { CancellationTokenSource } from '../src-core/base/cancellation.js';
 import { basename } from 'node:path';
 import { prUnitsSectors } from './units.js';
 import { Output } from './output.js';
@@ -147,11 +148,12 @@ function list(o: OpenedFilesystem, btree: string, level: number | undefined, jso
 }
 
 function findingText(f: Finding): string {
+  const l = f.location;
   const where = [
-    f.btree !== undefined ? `btree ${f.btree}` : undefined,
-    f.level !== undefined ? `level ${f.level}` : undefined,
-    f.node_sector !== undefined ? `node at sector ${f.node_sector}` : undefined,
-    f.bucket !== undefined ? `bucket ${f.dev ?? 0}:${f.bucket}` : undefined,
+    l.btree !== undefined ? `btree ${l.btree}` : undefined,
+    l.level !== undefined ? `level ${l.level}` : undefined,
+    l.node !== undefined ? `node at sector ${l.node.sector}` : undefined,
+    l.bucket !== undefined ? `bucket ${l.dev ?? 0}:${l.bucket}` : undefined,
     f.field !== undefined ? `field ${f.field}` : undefined,
   ].filter(Boolean).join(', ');
   const lines = [`${f.severity.toUpperCase()} ${f.id}${where ? ` (${where})` : ''}`];
@@ -174,14 +176,14 @@ function progressText(p: CheckProgress): string {
 }
 
 async function check(o: OpenedFilesystem, devPath: string, json: boolean, progress: boolean, out: Output): Promise<number> {
-  const ac = new AbortController();
-  const onSigint = (): void => ac.abort();
+  const cancel = new CancellationTokenSource();
+  const onSigint = (): void => cancel.cancel();
   process.once('SIGINT', onSigint);
   let lastProgress = 0;
   try {
     const r = await checkFilesystem(o.fs, {
       devName: basename(devPath).replace(/\.gz$/i, ''),
-      signal: ac.signal,
+      token: cancel.token,
       onProgress: progress
         ? (p) => {
             const now = Date.now();

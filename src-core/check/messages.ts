@@ -59,9 +59,9 @@ export function msgRootBadMaxKey(posText: string): string {
   return fsckBuf(`btree root with incorrect max_key: ${pbuf(posText, 100)}`);
 }
 
-/** recovery.c read_btree_roots: printed with " (repair unimplemented)" (no FSCK_CAN_FIX). */
+/** recovery.c read_btree_roots: printed with " (repair unimplemented)" (no FSCK_CAN_FIX: see problems.ts). */
 export function msgErrorReadingRoot(btree: string): string {
-  return `${fsckBuf(`error reading btree root ${btree}`)} (repair unimplemented)`;
+  return fsckBuf(`error reading btree root ${btree}`);
 }
 
 // ---- bch2_check_fix_ptrs ----
@@ -80,7 +80,7 @@ export function msgPtrStaleDirty(dev: number, bucket: number, ptrDataType: numbe
 
 // ---- bch2_gc_mark_key ----
 
-export function msgKeyVersionNewer(version: Num, recorded: Num): string {
+export function msgKeyVersionNewer(version: Num | string, recorded: Num | string): string {
   return fsckBuf(`key version number higher than recorded: ${version} > ${recorded}`);
 }
 
@@ -88,37 +88,35 @@ export function msgReplicasNotMarked(keyType: number): string {
   return fsckBuf(`superblock not marked as containing replicas (type ${keyType})`);
 }
 
-// ---- buckets.c check_bucket_ref: FSCK_NEED_FSCK, printed with " (run fsck to correct)" ----
-
-const RUN_FSCK = ' (run fsck to correct)';
+// ---- buckets.c check_bucket_ref: FSCK_NEED_FSCK, printed with " (run fsck to correct)" (see problems.ts) ----
 
 /** `dataType` is the bucket's gc data type if set, else the pointer's (bucket_data_type ?: ptr_data_type). */
 export function msgMarkPtrGenNewer(dev: number, bucket: number, bucketGen: number, dataType: number, ptrGen: number, keyText: string): string {
   return fsckBuf(
     `bucket ${dev}:${bucket} gen ${bucketGen} data type ${dataTypeName(dataType)}: ptr gen ${ptrGen} newer than bucket gen\n` +
       `while marking ${pbuf(keyText, 200)}`,
-  ) + RUN_FSCK;
+  );
 }
 
 export function msgMarkPtrTooStale(dev: number, bucket: number, bucketGen: number, dataType: number, ptrGen: number, keyText: string): string {
   return fsckBuf(
     `bucket ${dev}:${bucket} gen ${bucketGen} data type ${dataTypeName(dataType)}: ptr gen ${ptrGen} too stale\n` +
       `while marking ${pbuf(keyText, 200)}`,
-  ) + RUN_FSCK;
+  );
 }
 
 export function msgMarkStaleDirtyPtr(dev: number, bucket: number, bucketGen: number, dataType: number, ptrGen: number, keyText: string): string {
   return fsckBuf(
     `bucket ${dev}:${bucket} gen ${bucketGen} data type ${dataTypeName(dataType)}: stale dirty ptr (gen ${ptrGen})\n` +
       `while marking ${pbuf(keyText, 200)}`,
-  ) + RUN_FSCK;
+  );
 }
 
 export function msgMarkDataTypeMixed(dev: number, bucket: number, bucketGen: number, bucketDataType: number, ptrDataType: number, keyText: string): string {
   return fsckBuf(
     `bucket ${dev}:${bucket} gen ${bucketGen} different types of data in same bucket: ${dataTypeName(bucketDataType)}, ${dataTypeName(ptrDataType)}\n` +
       `while marking ${pbuf(keyText, 200)}`,
-  ) + RUN_FSCK;
+  );
 }
 
 export function msgMarkSectorOverflow(
@@ -127,7 +125,7 @@ export function msgMarkSectorOverflow(
   return fsckBuf(
     `bucket ${dev}:${bucket} gen ${bucketGen} data type ${dataTypeName(dataType)} sector count overflow: ${bucketSectors} + ${sectors} > U16_MAX\n` +
       `while marking ${pbuf(keyText, 200)}`,
-  ) + RUN_FSCK;
+  );
 }
 
 // ---- bch2_mark_metadata_bucket: bch_err only (bch2_fs_inconsistent), not fsck errors ----

@@ -9,6 +9,7 @@ import { BTREE_ID_NR, btreeName } from '../format/names.js';
 import { toJsonSafe } from './json.js';
 import { loadChecker, type Checker } from './checker.js';
 import type { CheckProgress as CheckerProgress, CheckResult } from '../check/index.js';
+import type { CancellationToken } from '../base/cancellation.js';
 import type {
   BtreeOverview, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult,
   SuperblockSummary,
@@ -180,26 +181,24 @@ export class Session {
         checkId, phase, ...(said.btree ? { btree: said.btree } : {}), nodesDone, nodesTotal, bytesDone, bytesTotal, fraction, etaSeconds, elapsedMs,
       });
     };
-    // The checker polls signal.aborted at every node. That poll is where a cancel set by the main thread
+    // The checker polls token.isCancellationRequested at every node. That poll is where a cancel set by the main thread
     // (a shared flag: this thread may be too busy for messages) becomes an abort, and where progress is
     // reported between the checker's own reports.
-    const nativeAborted = Object.getOwnPropertyDescriptor(AbortSignal.prototype, 'aborted')!.get!;
-    Object.defineProperty(abort.signal, 'aborted', {
-      configurable: true,
-      get(this: AbortSignal): boolean {
-        if (!nativeAborted.call(this)) {
+    const token: CancellationToken = {
+      get isCancellationRequested(): boolean {
+        if (!abort.signal.aborted) {
           if (hooks.isCancelled()) abort.abort();
           else progress(undefined);
         }
-        return nativeAborted.call(this);
+        return abort.signal.aborted;
       },
-    });
+    };
     progress({ phase: 'starting' }, true);
     let status: CheckDone['status'] = 'completed';
     let error: ErrorInfo | undefined;
     let result: CheckResult | undefined;
     try {
-      result = await ck.check(fs, { onProgress: (p) => progress(p), signal: abort.signal });
+      result = await ck.check(fs, { onProgress: (p) => progress(p), token });
       // the checker says whether it stopped early (a cancel after its last poll came too late)
       if (result.aborted) status = 'cancelled';
     } catch (e) {

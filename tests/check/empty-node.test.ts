@@ -15,7 +15,7 @@ describe('empty interior node', () => {
     const clean = new Filesystem({ size: img.length, read: (o, l) => img.subarray(o, o + l) });
     const root = clean.roots[0]!;
     expect(root.level).toBe(1);
-    const node = clean.readNode(0, 1, root.ptr);
+    const node = clean.readNodeAt(0, 1, root.ptr);
     const base = node.sector * 512;
     // every bset: u64s = 0, checksum recomputed over what is left
     for (const b of node.bsets) {
@@ -28,7 +28,10 @@ describe('empty interior node', () => {
     const r = await checkFilesystem(fs, { devName: 'image.img' });
     const empty = r.findings.filter((f) => f.class === 'btree_node_empty');
     expect(empty).toHaveLength(1);
-    expect(empty[0]).toMatchObject({ severity: 'warning', btree: 'extents', level: 1, node_sector: node.sector });
+    expect(empty[0]).toMatchObject({ severity: 'warning', location: { btree: 'extents', level: 1, node: { sector: node.sector } } });
+    // the node is the root: its pointer is the btree root entry, with no parent node
+    expect(empty[0]!.location.parent).toBeUndefined();
+    expect(empty[0]!.location.key?.source).toBe('btree_root');
     expect(empty[0]!.fsck_message).toBe(
       'empty interior btree node at btree extents level 1\n' +
         '  u64s 11 type btree_ptr_v2 POS_MAX len 0 ver 0: seq 4d96e0ceeba5d8c8 written 0 min_key POS_MIN ptr: 0:29312 gen 1',

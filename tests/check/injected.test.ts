@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openFilesystem, type OpenedFilesystem } from '../../src-core/open.js';
 import { checkFilesystem, type CheckProgress, type CheckResult } from '../../src-core/check/index.js';
+import { CancellationTokenSource } from '../../src-core/base/cancellation.js';
 import { FIXTURES } from '../helpers/fixtures.js';
 
 const INJECT = resolve(FIXTURES, '..', '..', 'tools', 'inject.py');
@@ -68,7 +69,10 @@ describe.skipIf(!haveTools())('injected damage', () => {
     const r = await injected('zeronode-dirents', 'clean-32k-depth2', ['zeronode', '--btree', 'dirents']);
     expect(r.findings.length).toBe(1);
     const f = r.findings[0]!;
-    expect(f).toMatchObject({ class: 'btree_node_unreadable', stage: 'fsck', severity: 'error', fsck_message: null, btree: 'dirents', level: 0 });
+    expect(f).toMatchObject({ class: 'btree_node_unreadable', stage: 'fsck', severity: 'error', fsck_message: null, location: { btree: 'dirents', level: 0 } });
+    // a leaf: its parent is the interior node that points to it
+    expect(f.location.parent?.sector).toBeGreaterThan(0);
+    expect(f.location.key?.source).toBe('bset');
     expect(f.log_message).toMatch(/^error validating btree node on image.img at btree dirents level 0\/1\n  u64s 11 type btree_ptr_v2 .*\n  node offset 0: bad magic$/);
   }, 60_000);
 
@@ -105,9 +109,9 @@ describe.skipIf(!haveTools())('injected damage', () => {
     expect(r.aborted).toBe(false);
     expect([...new Set(phases)]).toEqual(['roots', 'alloc', 'btrees', 'gc_done', 'leaves', 'done']);
     expect(r.stats.nodesRead).toBeGreaterThan(20);
-    const ac = new AbortController();
-    ac.abort();
-    const a = await checkFilesystem(o.fs, { signal: ac.signal });
+    const cancel = new CancellationTokenSource();
+    cancel.cancel();
+    const a = await checkFilesystem(o.fs, { token: cancel.token });
     expect(a.aborted).toBe(true);
   }, 60_000);
 });

@@ -1,10 +1,12 @@
 // Bucket marking and gc_done on hand-made bucket states; expected texts are the fixtures' real lines.
 import { describe, expect, it } from 'vitest';
 import {
-  DevBuckets, FsUsage, ReplicasTable, devUsageFromBuckets, eytzinger0Layout, gcDone, genAfter, genCmp, newDevUsage,
-  recordedFsUsage, emptyRecordedUsage, MARK_GEN_NEWER, MARK_OK, MARK_OVERFLOW, MARK_STALE_CACHED, MARK_STALE_DIRTY, MARK_TOO_STALE,
-  MARK_TYPE_MIXED, type DevUsage,
-} from '../../src-core/check/usage.js';
+  DevBuckets, devUsageFromBuckets, genAfter, genCmp, newDevUsage, MARK_GEN_NEWER, MARK_OK, MARK_OVERFLOW, MARK_STALE_CACHED,
+  MARK_STALE_DIRTY, MARK_TOO_STALE, MARK_TYPE_MIXED, type DevUsage,
+} from '../../src-core/check/buckets.js';
+import { ReplicasTable, eytzinger0Layout } from '../../src-core/check/replicas.js';
+import { FsUsage, recordedFsUsage, emptyRecordedUsage } from '../../src-core/check/usage.js';
+import { gcDone } from '../../src-core/check/gc-done.js';
 import { FindingList } from '../../src-core/check/findings.js';
 
 const USER = 4;
@@ -147,7 +149,7 @@ describe('gcDone (stale-b2 in miniature)', () => {
     expect(recordedFs.hidden).toBe(256);
     expect(recordedFs.data).toBe(384);
     const out = new FindingList();
-    gcDone({ devs: [d], gcFs, recorded: rec, recordedFs, table }, out);
+    gcDone({ devs: [d], devUsage: new Map([[0, { gc: devUsageFromBuckets(d), recorded: du }]]), gcFs, recordedFs, table }, out);
     expect(out.items.map((f) => f.fsck_message)).toEqual([
       'bucket 0:1 gen 2 data type user has wrong data_type: got 4, should be 0',
       'bucket 0:1 gen 2 data type none has wrong dirty_sectors: got 256, should be 0',
@@ -171,8 +173,12 @@ describe('gcDone (stale-b2 in miniature)', () => {
     const table = new ReplicasTable([]);
     const rec = emptyRecordedUsage();
     const out = new FindingList();
-    gcDone({ devs: [d], gcFs: new FsUsage(0), recorded: rec, recordedFs: recordedFsUsage(rec, table, new Map()), table }, out);
+    gcDone(
+      { devs: [d], devUsage: new Map([[0, { gc: devUsageFromBuckets(d), recorded: newDevUsage() }]]), gcFs: new FsUsage(0), recordedFs: recordedFsUsage(rec, table, new Map()), table },
+      out,
+    );
     expect(out.items.length).toBe(1);
-    expect(out.items[0]).toMatchObject({ class: 'bucket_oldest_gen', severity: 'warning', fsck_message: null, bucket: 1, expected: 1, actual: 2 });
+    expect(out.items[0]).toMatchObject({ class: 'bucket_oldest_gen', severity: 'warning', fsck_message: null, location: { dev: 0, bucket: 1 }, expected: 1, actual: 2 });
+    expect(out.items[0]!.repair.params?.alloc).toEqual({ gen: 1, oldest_gen: 1, data_type: 0, dirty_sectors: 0, cached_sectors: 0 });
   });
 });

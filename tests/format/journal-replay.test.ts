@@ -61,7 +61,7 @@ describe('journal keys laid over the btree', () => {
   it('the check sees the deletion too: its sectors are no longer in the bucket', async () => {
     const r = await checkFilesystem(open(), { devName: 'image.img' });
     // the extent's 40 sectors at 0:8960 (bucket 35 of 256 sectors) are gone from the recount
-    const f = r.findings.find((x) => x.class === 'bucket_dirty_sectors' && x.bucket === 35);
+    const f = r.findings.find((x) => x.class === 'bucket_dirty_sectors' && x.location.bucket === 35);
     expect(f, JSON.stringify(r.findings.map((x) => x.id))).toBeDefined();
     expect(Number(f!.actual) - Number(f!.expected)).toBe(40);
   });

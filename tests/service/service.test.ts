@@ -82,9 +82,9 @@ describe('service on the bundled sample', () => {
       expect(x.repair?.description).toBeTruthy();
     }
     const gap = f.findings.find((x) => x.class === 'topology_min_key')!;
-    expect(gap).toMatchObject({ btree: 'extents', level: 1, expected: '5119:5401:0', actual: '5119:5416:0' });
+    expect(gap).toMatchObject({ location: { btree: 'extents', level: 1 }, expected: '5119:5401:0', actual: '5119:5416:0' });
     const gen = f.findings.find((x) => x.class === 'ptr_gen_future')!;
-    expect(gen).toMatchObject({ bucket: 115, expected: 1, actual: 2 });
+    expect(gen).toMatchObject({ location: { bucket: 115 }, expected: 1, actual: 2 });
   });
 
   it('cancel: a check on a slow disk stops at once with what it had found', async () => {
