@@ -27,9 +27,6 @@ export { btreePtrFromKey, btreePtrTable, btreePtrToText } from '../format/btree-
 export { nodeKeysWithJournal, type NodeKeyList } from './overlay.js';
 export { BtreeWalk, forEachKey, forEachNodePointer, type WalkStep, type NodeStep, type RepeatStep, type WalkOptions } from './walk.js';
 
-/** Read-ahead window of the descents that do not use BtreeWalk yet (see prefetchChildren). */
-const COMPAT_READAHEAD_WINDOW = 16;
-
 const FAKE_ROOT_RAW = (() => {
   const raw = new Uint8Array(BKEY_U64s * 8);
   raw[0] = BKEY_U64s;
@@ -101,7 +98,6 @@ export class Filesystem {
    */
   reload(): void {
     this.dev.dropPrefetch?.();
-    this.compatReadahead.clear();
     const s = load(this.dev);
     this.s = s;
     this.journalRowCache.clear();
@@ -156,57 +152,6 @@ export class Filesystem {
     const bytes = this.sb.btreeNodeSize * 512;
     if (!this.dev.prefetch || !p || p.dev !== this.sb.devIdx || p.offset * 512 + bytes > this.dev.size) return;
     this.dev.prefetch(p.offset * 512, bytes);
-  }
-
-  // The descents of src-core/check/ that do not use BtreeWalk yet: they call beginWalk(), firstVisit(),
-  // prefetchChildren() and readNode(), which reads as readNodeAt() and keeps their read-ahead going.
-  // Goes away when they use BtreeWalk.
-  private readonly visited = new Set<number>();
-  /** per (btree, level): the children of the interior node read last, and how far the descent has got */
-  private readonly compatReadahead = new Map<number, { ptrs: BtreePtr[]; next: number }>();
-
-  beginWalk(): void {
-    this.visited.clear();
-  }
-
-  firstVisit(ptr: BtreePtr): boolean {
-    const p = ptr.ptrs[0];
-    if (!p) return true;
-    const key = p.dev * 2 ** 44 + p.offset;
-    if (this.visited.has(key)) return false;
-    this.visited.add(key);
-    return true;
-  }
-
-  readNode(btreeId: number, level: number, ptr: BtreePtr, keys?: KeyTable): BtreeNode {
-    const node = this.readNodeAt(btreeId, level, ptr, keys);
-    if (this.dev.prefetch && node.buf.length) this.advanceCompatReadahead(node, node.sector);
-    return node;
-  }
-
-  prefetchChildren(node: BtreeNode): void {
-    if (!this.dev.prefetch || node.level === 0 || !node.readable) return;
-    const ptrs: BtreePtr[] = [];
-    for (let k = 0; k < node.liveCount; k++) {
-      const c = btreePtrFromKey(node.keys, node.live[k]!);
-      if (c) ptrs.push(c);
-    }
-    this.compatReadahead.set(node.btreeId * 16 + node.level - 1, { ptrs, next: 0 });
-    for (let i = 0; i < COMPAT_READAHEAD_WINDOW && i < ptrs.length; i++) this.prefetchNode(ptrs[i]!);
-  }
-
-  private advanceCompatReadahead(node: BtreeNode, sector: number): void {
-    const q = this.compatReadahead.get(node.btreeId * 16 + node.level);
-    if (q) {
-      let i = q.next;
-      while (i < q.ptrs.length && q.ptrs[i]!.ptrs[0]?.offset !== sector) i++;
-      if (i < q.ptrs.length) {
-        q.next = i + 1;
-        const ahead = q.ptrs[i + COMPAT_READAHEAD_WINDOW];
-        if (ahead) this.prefetchNode(ahead);
-      }
-    }
-    this.prefetchChildren(node);
   }
 }
 

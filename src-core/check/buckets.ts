@@ -7,7 +7,7 @@ import { BCH_DATA_cached, BCH_DATA_TYPES } from '../format/names.js';
 
 export const BCH_DATA_NR = BCH_DATA_TYPES.length;
 export const BCH_REPLICAS_MAX = 4;
-export const BUCKET_GC_GEN_MAX = 96;
+const BUCKET_GC_GEN_MAX = 96;
 export const U16_MAX = 0xffff;
 
 /** gen_cmp: gens are compared as a signed 8-bit difference (so they may wrap). */

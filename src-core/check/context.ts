@@ -11,9 +11,9 @@ import { btreeName } from '../format/names.js';
 import { bkeyValToText } from '../format/print.js';
 import type { BtreePtr } from '../format/values.js';
 import { DevBuckets, genAfter } from './buckets.js';
-import { FindingList, type KeyLocation, type NodeAddr, type PosParts } from './findings.js';
+import { CheckAborted, FindingList, type KeyLocation, type NodeAddr, type PosParts } from './findings.js';
 import { ReplicasTable, type ReplicasEntry } from './replicas.js';
-import { CheckAborted, type CheckOptions, type CheckPhase } from './result.js';
+import type { CheckOptions, CheckPhase } from './result.js';
 import { FsUsage, readRecordedUsage, type RecordedUsage } from './usage.js';
 
 const YIELD_EVERY_NODES = 32;
@@ -165,7 +165,7 @@ export class Gc {
 }
 
 /** The exact position of a key row. */
-export function rowPos(t: KeyTable, row: number): PosParts {
+function rowPos(t: KeyTable, row: number): PosParts {
   return {
     text: bposToText(t.pos(row)),
     inode: u64HiLoToString(t.inodeHi[row]!, t.inodeLo[row]!),

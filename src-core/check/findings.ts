@@ -189,3 +189,16 @@ export class FindingList {
     return f;
   }
 }
+
+/** The line(s) `fsck -n` prints for a finding, as they appear in its output. */
+export function fsckPrintedText(f: Finding): string | null {
+  if (f.fsck_message === null) return null;
+  return f.fsck_disposition ? `${f.fsck_message}, ${f.fsck_disposition}` : f.fsck_message;
+}
+
+/** Thrown where a check (mark and sweep, the fsck passes) stops because it was cancelled. */
+export class CheckAborted extends Error {
+  constructor() {
+    super('check aborted');
+  }
+}

@@ -18,7 +18,8 @@ import { gcDone } from './gc-done.js';
 import { readSkippedLeaves } from './leaves.js';
 import { Marker, markSuperblocks } from './mark.js';
 import { readBtreeRoots } from './recovery.js';
-import { CheckAborted, type CheckOptions, type CheckResult, type GcState } from './result.js';
+import { CheckAborted } from './findings.js';
+import type { CheckOptions, CheckResult, GcState } from './result.js';
 import { recordedFsUsage, type FsUsage } from './usage.js';
 
 export * from './findings.js';

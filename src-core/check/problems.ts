@@ -12,26 +12,26 @@ function problem<I>(row: ProblemRow<I>): ProblemRow<I> {
 // ---------------------------------------------------------------- the inputs of the builders
 
 /** A node read problem (btree_io.c btree_err) */
-export interface NodeErrInput {
+interface NodeErrInput {
   /** the "error validating btree node ..." text */
   text: string;
   /** bcachefs's reason ("bad magic", ...) */
   msg: string;
 }
-export interface NodeInput {
+interface NodeInput {
   btree: string;
   level: number;
   sector: number;
   /** the pointer to the node, as printed */
   keyText: string;
 }
-export interface UnreadableInput extends NodeInput {
+interface UnreadableInput extends NodeInput {
   /** why it cannot be read */
   reason: string;
   /** found while reading the leaves gc skips (bcachefs's fsck pass then stops) */
   inLeaves: boolean;
 }
-export interface PtrInput {
+interface PtrInput {
   dev: number;
   bucket: number;
   ptrDataType: number;
@@ -42,7 +42,7 @@ export interface PtrInput {
   btreePtr: boolean;
   isRoot: boolean;
 }
-export interface MarkInput {
+interface MarkInput {
   dev: number;
   bucket: number;
   bucketGen: number;
@@ -55,7 +55,7 @@ export interface MarkInput {
   sectors: number;
   keyText: string;
 }
-export interface TopologyMinInput {
+interface TopologyMinInput {
   btree: string;
   level: number;
   prevText: string | null;
@@ -65,14 +65,14 @@ export interface TopologyMinInput {
   expectedText: string | null;
   gap: boolean;
 }
-export interface TopologyMaxInput {
+interface TopologyMaxInput {
   btree: string;
   level: number;
   curText: string;
   endText: string;
   expectedText: string;
 }
-export interface BucketInput {
+interface BucketInput {
   dev: number;
   bucket: number;
   gen: number;
@@ -81,7 +81,7 @@ export interface BucketInput {
   got: number;
   should: number;
 }
-export interface UsageInput {
+interface UsageInput {
   /** "dev 0 has wrong ..." or "fs has wrong ..." */
   dev?: number;
   what: string;

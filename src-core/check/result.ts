@@ -76,9 +76,3 @@ export interface CheckOptions {
   /** how reports are decided (default 'check', as fsck -n) */
   policy?: Policy;
 }
-
-export class CheckAborted extends Error {
-  constructor() {
-    super('check aborted');
-  }
-}

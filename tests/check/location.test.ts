@@ -75,6 +75,11 @@ describe.each(allFixtures())('%s', (fx) => {
           for (let i = 0; i < t.n; i++) if (t.keyOff[i] === c.byteOffset) row = i;
           expect(row, `${c.f.id}: a key at byte ${c.byteOffset} of node ${c.sector}`).toBeGreaterThanOrEqual(0);
           expect(t.bset[row]).toBe(c.bset);
+          // the offset is into the node as it is on the device: the key's bytes are there
+          const bytes = o.fs.sb.btreeNodeSize * 512;
+          const disk = o.fs.dev.read(c.sector * 512, bytes);
+          expect(Buffer.from(disk.subarray(c.byteOffset, c.byteOffset + 8)).equals(Buffer.from(t.buf.subarray(c.byteOffset, c.byteOffset + 8)))).toBe(true);
+          expect(disk[c.byteOffset + 2]).toBe(t.type[row]); // struct bkey_packed: u64s, format, type
           expect(bposToText(t.pos(row))).toBe(c.pos);
           if (c.pointsTo !== undefined) expect(btreePtrFromKey(t, row)?.ptrs[0]?.offset).toBe(c.pointsTo);
           seen.add(c);
