@@ -6,6 +6,14 @@ import {
   BKEY_NR_FIELDS, BKEY_U64s, KEY_FORMAT_CURRENT, KEY_FORMAT_LOCAL_BTREE, BKEY_FIELD_OFFSET, type BkeyFormat, type KeyTable,
 } from './bkey.js';
 
+/**
+ * A copy of b[start, end) in a fresh Uint8Array. Not b.slice(): the device hands out Node Buffers, whose
+ * slice() is a view, and an encoder must never write into the bytes it was given.
+ */
+export function copyBytes(b: Uint8Array, start = 0, end = b.length): Uint8Array {
+  return new Uint8Array(b.subarray(start, end));
+}
+
 export function writeU16(buf: Uint8Array, off: number, v: number): void {
   if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`${v} does not fit a u16 (byte ${off})`);
   buf[off] = v & 0xff;

@@ -16,7 +16,7 @@
 import { readU16, readU32, readU64 } from './bytes.js';
 import { readBpos, bposCmp, type Bpos } from './bpos.js';
 import { KeyTable, decodeKey, readBkeyFormat, type BkeyFormat } from './bkey.js';
-import { writeBkeyFormat, writeBpos, writeChecksum, writeU16, writeU32, writeU64, bkeyFields, encodeKey } from './encode-key.js';
+import { writeBkeyFormat, writeBpos, writeChecksum, writeU16, writeU32, writeU64, bkeyFields, encodeKey, copyBytes } from './encode-key.js';
 import { withPtrGen } from './encode-value.js';
 import { BTREE_PTR_V2_HEADER_BYTES } from './values.js';
 import { KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent, KEY_TYPE_reflink_v } from './names.js';
@@ -105,7 +105,7 @@ export function readNodeImage(buf: Uint8Array, spans: readonly BsetSpan[]): Node
       const hdr = bsetHeaderOffset(s.byteOffset);
       const header = readBsetHeader(buf, hdr);
       const start = hdr + BSET_BYTES;
-      return { header, keys: buf.slice(start, Math.min(buf.length, start + header.u64s * 8)) };
+      return { header, keys: copyBytes(buf, start, Math.min(buf.length, start + header.u64s * 8)) };
     }),
   };
 }
@@ -117,7 +117,7 @@ export function readNodeImage(buf: Uint8Array, spans: readonly BsetSpan[]): Node
  * ones (old written bytes, `oldWritten`), the rest is zeroed so no stale bset with this seq is left to read.
  */
 export function encodeNode(img: NodeImage, geo: NodeGeometry, base?: Uint8Array, oldWritten = 0): { bytes: Uint8Array; offsets: number[]; written: number } {
-  const out = base ? base.slice(0, geo.nodeBytes) : new Uint8Array(geo.nodeBytes);
+  const out = base ? copyBytes(base, 0, geo.nodeBytes) : new Uint8Array(geo.nodeBytes);
   if (out.length < geo.nodeBytes) throw new RangeError(`node buffer of ${out.length} bytes is smaller than the node size ${geo.nodeBytes}`);
   writeNodeHeader(out, img.header);
   const offsets: number[] = [];
@@ -159,7 +159,7 @@ function ptrEntriesStart(type: number): number {
 /** Decodes one key (its own copy) into a one-row table; undefined if it cannot be decoded. */
 function decodeOne(bytes: Uint8Array, fmt: BkeyFormat): KeyTable | undefined {
   const t = new KeyTable(1);
-  const copy = bytes.slice();
+  const copy = copyBytes(bytes);
   t.reset(copy);
   return decodeKey(t, t.push(), copy, 0, fmt) ? t : undefined;
 }
@@ -208,8 +208,8 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
     const t = decodeOne(key.bytes, fmt);
     if (!t) throw new RangeError(`the key at byte ${e.keyOffset} cannot be decoded, so it cannot be edited`);
     const fields = bkeyFields(t, 0);
-    let value: Uint8Array = t.value(0).slice();
-    if (e.kind === 'value') value = e.value.slice();
+    let value = copyBytes(t.value(0));
+    if (e.kind === 'value') value = copyBytes(e.value);
     else if (e.kind === 'pos') fields.pos = e.pos;
     else value = withPtrGen(value, ptrEntriesStart(fields.type), e.ptr, e.gen);
     key.bytes = encodeKey(fields, value, fmt);

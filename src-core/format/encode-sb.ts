@@ -1,7 +1,7 @@
 // Encoders for struct bch_sb (superblock.ts decodes it): the header fields a repair changes, the variable
 // fields (replicas, clean section, any other kept as found), the checksum, and the copy for each layout slot.
 import { readU64 } from './bytes.js';
-import { writeChecksum, writeU32, writeU64 } from './encode-key.js';
+import { copyBytes, writeChecksum, writeU32, writeU64 } from './encode-key.js';
 import {
   SB_HEADER_BYTES, BCH_SB_FIELD_replicas_v0, type ReplicasEntry, type Superblock,
 } from './superblock.js';
@@ -19,7 +19,7 @@ export interface SbFieldBytes {
 
 /** The fields of a decoded superblock, in order, as stored. */
 export function sbFieldsOf(sb: Superblock): SbFieldBytes[] {
-  return sb.fields.map((f) => ({ type: f.type, payload: sb.bytes.slice(f.offset + SB_FIELD_HEADER_BYTES, f.offset + f.bytes) }));
+  return sb.fields.map((f) => ({ type: f.type, payload: copyBytes(sb.bytes, f.offset + SB_FIELD_HEADER_BYTES, f.offset + f.bytes) }));
 }
 
 function csumType(bytes: Uint8Array): number {
@@ -60,14 +60,14 @@ export function encodeSuperblock(header: Uint8Array, fields: readonly SbFieldByt
  * `offset` set to that sector and the checksum recomputed. Use it for the primary (sector 8) and every backup.
  */
 export function superblockCopy(bytes: Uint8Array, sector: number): Uint8Array {
-  const out = bytes.slice();
+  const out = copyBytes(bytes);
   writeU64(out, 104, BigInt(sector));
   return sealSuperblock(out);
 }
 
 /** A superblock with header fields a repair changes: seq (bcachefs bumps it on every write) and the clean flag. */
 export function withSbHeader(bytes: Uint8Array, change: { seq?: bigint; clean?: boolean }): Uint8Array {
-  const out = bytes.slice();
+  const out = copyBytes(bytes);
   if (change.seq !== undefined) writeU64(out, 112, change.seq);
   if (change.clean !== undefined) {
     const f0 = readU64(out, 144);
@@ -104,5 +104,5 @@ export function encodeCleanField(flags: number, journalSeq: bigint, entries: rea
 
 /** The 512-byte layout block (sector 7 holds a copy of the header's layout). */
 export function sbLayoutBytes(bytes: Uint8Array): Uint8Array {
-  return bytes.slice(SB_LAYOUT_OFFSET, SB_LAYOUT_OFFSET + SB_LAYOUT_BYTES);
+  return copyBytes(bytes, SB_LAYOUT_OFFSET, SB_LAYOUT_OFFSET + SB_LAYOUT_BYTES);
 }

@@ -2,7 +2,7 @@
 // inodes (new_varint), dirents. The inverse of values.ts, byte for byte as bcachefs 2021 writes them.
 import { readU32, readU64 } from './bytes.js';
 import { type Bpos } from './bpos.js';
-import { writeBpos, writeU16, writeU32, writeU64 } from './encode-key.js';
+import { copyBytes, writeBpos, writeU16, writeU32, writeU64 } from './encode-key.js';
 import {
   BCH_EXTENT_ENTRY_ptr, BCH_INODE_FIELDS, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, EXTENT_ENTRY_END, ExtentEntryIter, type AllocUnpacked,
 } from './values.js';
@@ -146,7 +146,7 @@ export function encodeExtentPtr(p: ExtentPtrFields): Uint8Array {
  */
 export function withPtrGen(value: Uint8Array, entriesStart: number, index: number, gen: number): Uint8Array {
   if (!Number.isInteger(gen) || gen < 0 || gen > 0xff) throw new RangeError(`gen ${gen} is not a u8`);
-  const out = value.slice();
+  const out = copyBytes(value);
   const it = new ExtentEntryIter();
   it.set(out, entriesStart, out.length, 0);
   let n = 0;
@@ -173,7 +173,7 @@ export interface BtreePtrV2Value {
 
 export function readBtreePtrV2Value(val: Uint8Array): BtreePtrV2Value {
   if (val.length < BTREE_PTR_V2_HEADER_BYTES) throw new RangeError(`a btree_ptr_v2 value is at least ${BTREE_PTR_V2_HEADER_BYTES} bytes`);
-  return { memPtr: readU64(val, 0), ...btreePtrV2Header(val), entries: val.slice(BTREE_PTR_V2_HEADER_BYTES) };
+  return { memPtr: readU64(val, 0), ...btreePtrV2Header(val), entries: copyBytes(val, BTREE_PTR_V2_HEADER_BYTES) };
 }
 
 export function encodeBtreePtrV2(v: BtreePtrV2Value): Uint8Array {
