@@ -10,8 +10,11 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openFilesystem } from '../../src-core/open.js';
 import { bposCmp, bposToText, type Bpos } from '../../src-core/format/bpos.js';
-import { BTREE_ID_alloc, BTREE_ID_extents } from '../../src-core/format/names.js';
-import { allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, type AllocUnpacked } from '../../src-core/format/values.js';
+import { BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_user } from '../../src-core/format/names.js';
+import {
+  allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked,
+} from '../../src-core/format/values.js';
+import { KEY_TYPE_btree_ptr_v2 } from '../../src-core/format/names.js';
 import type { BtreeNode } from '../../src-core/btree/node.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
@@ -43,7 +46,7 @@ function realFsck(img: string): { exit: number | null; out: string } {
   return { exit: r.status, out: `${r.stdout}${r.stderr}` };
 }
 
-/** A leaf's bytes and bsets (copied out: the walk reuses its buffers), and where the live key at pos sits. */
+/** A node's bytes and bsets (copied out: the walk reuses its buffers), and where the live key at pos sits. */
 interface KeyInNode {
   buf: Uint8Array;
   bsets: BtreeNode['bsets'];
@@ -53,12 +56,12 @@ interface KeyInNode {
   geo: { nodeBytes: number; blockBytes: number };
 }
 
-function findKey(img: string, btreeId: number, pos: Bpos): KeyInNode {
+function findKey(img: string, btreeId: number, level: number, pos: Bpos): KeyInNode {
   const o = openFilesystem(img);
   try {
     let out: KeyInNode | undefined;
     o.fs.walk(btreeId, (node) => {
-      if (out || node.level !== 0 || !node.readable) return;
+      if (out || node.level !== level || !node.readable) return;
       const t = node.keys;
       for (let k = 0; k < node.liveCount && !out; k++) {
         const row = node.live[k]!;
@@ -69,7 +72,7 @@ function findKey(img: string, btreeId: number, pos: Bpos): KeyInNode {
         };
       }
     });
-    if (!out) throw new Error(`no live key at ${bposToText(pos)} in btree ${btreeId}`);
+    if (!out) throw new Error(`no live key at ${bposToText(pos)} in btree ${btreeId} level ${level}`);
     return out;
   } finally {
     o.close();
@@ -80,6 +83,63 @@ function alloc(value: Uint8Array): AllocUnpacked {
   const a = newAllocUnpacked();
   expect(allocUnpack(20, value, 0, value.length, a)).toBe(true);
   return a;
+}
+
+const bucketPos = (b: number | bigint): Bpos => ({ inode: 0n, offset: BigInt(b), snapshot: 0 });
+
+/** A pointer into a bucket, and the key (btree, level, position) that holds it. */
+interface PtrRef {
+  btreeId: number;
+  level: number;
+  pos: Bpos;
+  gen: number;
+}
+
+/** Every pointer into a bucket of device 0: btree roots (level = root level + 1), node pointers, extents. */
+function pointersInto(img: string, bucket: number): PtrRef[] {
+  const o = openFilesystem(img);
+  const bucketSize = o.fs.sb.members[0]!.bucketSize;
+  const out: PtrRef[] = [];
+  const it = new ExtentEntryIter();
+  try {
+    for (let id = 0; id < BTREE_ID_NR; id++) {
+      const root = o.fs.roots[id]!;
+      for (const p of root.ptr.ptrs) {
+        if (p.dev === 0 && Math.floor(p.offset / bucketSize) === bucket) out.push({ btreeId: id, level: root.level + 1, pos: root.ptr.maxKey, gen: p.gen });
+      }
+      o.fs.walk(id, (node) => {
+        if (!node.readable || (node.level === 0 && id !== BTREE_ID_extents && id !== BTREE_ID_reflink)) return;
+        const t = node.keys;
+        for (let k = 0; k < node.liveCount; k++) {
+          const row = node.live[k]!;
+          const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
+          it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
+          for (let e = it.next(); e >= 0; e = it.next()) {
+            if (e === BCH_EXTENT_ENTRY_ptr && it.ptrDev === 0 && Math.floor(it.ptrOffset / bucketSize) === bucket) {
+              out.push({ btreeId: id, level: node.level, pos: t.pos(row), gen: it.ptrGen });
+            }
+          }
+        }
+      });
+    }
+  } finally {
+    o.close();
+  }
+  return out;
+}
+
+/**
+ * Which gen is wrong, from the evidence on disk: when every pointer into the bucket agrees and only the
+ * bucket's gen differs, the bucket gen is wrong; when one pointer differs from the others and from the
+ * bucket (which still holds live data: dirty sectors of the type its pointers say), that pointer is.
+ */
+function wrongGen(ptrs: PtrRef[], a: AllocUnpacked): { bucketGen: number } | { ptr: PtrRef; gen: number } {
+  const gens = new Set(ptrs.map((p) => p.gen));
+  if (gens.size === 1) return { bucketGen: ptrs[0]!.gen };
+  const odd = ptrs.filter((p) => p.gen !== a.gen);
+  expect(odd.length, 'a single pointer disagrees with the bucket and the other pointers').toBe(1);
+  expect(a.dirtySectors, 'the bucket still holds data').toBeGreaterThan(0);
+  return { ptr: odd[0]!, gen: a.gen };
 }
 
 /** Byte ranges where two buffers differ. */
@@ -94,9 +154,13 @@ function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
   return out;
 }
 
-/** Rewrites the node on the copy and re-reads it with our reader: the edited node must read clean. */
-function apply(img: string, f: KeyInNode, edits: NodeEdit[], btreeId: number, pos: Bpos): { changed: [number, number][]; after: KeyInNode } {
-  const next = rewriteNode(f.buf, f.bsets, edits, f.geo);
+/**
+ * Rewrites the node holding the key on the copy (plain writeSync), re-reads it with our reader (every bset's
+ * checksum must hold) and checks that nothing changed but the key and the checksum of its bset.
+ */
+function rewriteKey(img: string, btreeId: number, level: number, pos: Bpos, edit: (f: KeyInNode) => NodeEdit): KeyInNode {
+  const f = findKey(img, btreeId, level, pos);
+  const next = rewriteNode(f.buf, f.bsets, [edit(f)], f.geo);
   expect(next.length).toBe(f.geo.nodeBytes);
   const fd = openSync(img, 'r+');
   try {
@@ -104,89 +168,91 @@ function apply(img: string, f: KeyInNode, edits: NodeEdit[], btreeId: number, po
   } finally {
     closeSync(fd);
   }
-  const after = findKey(img, btreeId, pos);
+  const after = findKey(img, btreeId, level, pos);
   expect(after.bsets.map((b) => b.csumOk)).toEqual(f.bsets.map(() => true));
-  return { changed: diffRanges(f.buf, next), after };
-}
-
-/** Nothing changed but bytes of the edited key and the checksum of the bset holding it. */
-function expectOnlyKeyAndCsum(changed: [number, number][], f: KeyInNode): void {
   const keyEnd = f.keyOff + f.buf[f.keyOff]! * 8;
   const bset = f.bsets.find((b) => f.keyOff >= b.keysStart && f.keyOff < b.keysEnd)!;
-  expect(changed.length).toBeGreaterThan(0);
+  const changed = diffRanges(f.buf, next);
+  expect(changed.some(([s]) => s >= f.keyOff), 'the key changed').toBe(true);
   for (const [s, e] of changed) {
     const inKey = s >= f.keyOff && e <= keyEnd;
     const inCsum = s >= bset.byteOffset && e <= bset.byteOffset + 4;
     expect(inKey || inCsum, `bytes ${s}-${e} changed outside key ${f.keyOff}-${keyEnd} and csum at ${bset.byteOffset}`).toBe(true);
   }
-  expect(changed.some(([s]) => s >= f.keyOff), 'the key changed').toBe(true);
+  return after;
 }
 
-describe('rewriting an alloc key in place', () => {
-  it.skipIf(toolMissing)('alloc-datatype-b2: data_type put back to what fsck -n says it should be; the real fsck -n then exits 0', { timeout: 120_000 }, () => {
+function setAlloc(img: string, bucket: number | bigint, change: Partial<AllocUnpacked>): AllocUnpacked {
+  const pos = bucketPos(bucket);
+  let before = newAllocUnpacked();
+  const after = rewriteKey(img, BTREE_ID_alloc, 0, pos, (f) => {
+    before = alloc(f.value);
+    return { kind: 'value', keyOffset: f.keyOff, value: encodeAllocV2({ ...before, ...change }) };
+  });
+  expect(alloc(after.value)).toEqual({ ...before, ...change });
+  return before;
+}
+
+function expectFsckClean(img: string): void {
+  const r = realFsck(img);
+  expect(r.exit, `real fsck -n on the rewritten image:\n${r.out}`).toBe(0);
+}
+
+const injection = (fx: string): Record<string, unknown> & { bucket: number; old: number; new: number } =>
+  JSON.parse(readFixtureText(fx, 'injections.json')!)[0];
+
+describe.skipIf(toolMissing)('rewriting an alloc key in place, then the real fsck -n', () => {
+  it('alloc-datatype-b2: data_type put back to what fsck -n says it should be: exit 0', { timeout: 120_000 }, () => {
     const fx = 'alloc-datatype-b2';
-    const inj = JSON.parse(readFixtureText(fx, 'injections.json')!)[0];
     const m = /bucket 0:(\d+) gen \d+ data type \w+ has wrong data_type: got (\d+), should be (\d+)/.exec(readFixtureText(fx, 'fsck-n.txt')!);
     expect(m, 'fsck-n.txt names the wrong data_type').not.toBeNull();
-    const bucket = BigInt(m![1]!);
-    expect(bucket).toBe(BigInt(inj.bucket));
+    expect(Number(m![1])).toBe(injection(fx).bucket);
     const img = copyImage(fx);
     expect(realFsck(img).exit, 'the damaged copy fails fsck -n first').toBe(4);
-    const pos = { inode: 0n, offset: bucket, snapshot: 0 };
-    const f = findKey(img, BTREE_ID_alloc, pos);
-    const before = alloc(f.value);
-    expect(before.dataType).toBe(Number(m![2]));
-    const value = encodeAllocV2({ ...before, dataType: Number(m![3]) });
-    const { changed, after } = apply(img, f, [{ kind: 'value', keyOffset: f.keyOff, value }], BTREE_ID_alloc, pos);
-    expect(alloc(after.value)).toEqual({ ...before, dataType: 4 });
-    expectOnlyKeyAndCsum(changed, f);
-    const r = realFsck(img);
-    expect(r.exit, r.out).toBe(0);
-    expect(r.out).not.toMatch(/wrong data_type/);
+    expect(setAlloc(img, m![1]!, { dataType: Number(m![3]) }).dataType).toBe(Number(m![2]));
+    expectFsckClean(img);
   });
 
-  it.skipIf(toolMissing)('alloc-oldest-gen-b3: oldest_gen put back to the injected key\'s old value; the real fsck -n still exits 0', { timeout: 120_000 }, () => {
+  it.each(['alloc-sectors-b2', 'alloc-sectors-b6'])('%s: dirty_sectors put back to what fsck -n says: exit 0', { timeout: 120_000 }, (fx) => {
+    const m = /bucket 0:(\d+) gen \d+ data type \w+ has wrong dirty_sectors: got (\d+), should be (\d+)/.exec(readFixtureText(fx, 'fsck-n.txt')!);
+    expect(m).not.toBeNull();
+    const img = copyImage(fx);
+    expect(realFsck(img).exit).toBe(4);
+    expect(setAlloc(img, m![1]!, { dirtySectors: Number(m![3]) }).dirtySectors).toBe(Number(m![2]));
+    expectFsckClean(img);
+  });
+
+  it('alloc-oldest-gen-b3: oldest_gen put back to the injected key\'s old value (fsck -n does not check it): still exit 0', { timeout: 120_000 }, () => {
     const fx = 'alloc-oldest-gen-b3';
-    const inj = JSON.parse(readFixtureText(fx, 'injections.json')!)[0];
+    const inj = injection(fx);
     expect(inj.field).toMatch(/oldest_gen/);
     const img = copyImage(fx);
-    const pos = { inode: 0n, offset: BigInt(inj.bucket), snapshot: 0 };
-    const f = findKey(img, BTREE_ID_alloc, pos);
-    const before = alloc(f.value);
-    expect(before.oldestGen).toBe(inj.new);
-    const value = encodeAllocV2({ ...before, oldestGen: inj.old });
-    const { changed, after } = apply(img, f, [{ kind: 'value', keyOffset: f.keyOff, value }], BTREE_ID_alloc, pos);
-    expect(alloc(after.value)).toEqual({ ...before, oldestGen: inj.old });
-    expectOnlyKeyAndCsum(changed, f);
-    const r = realFsck(img);
-    expect(r.exit, r.out).toBe(0);
+    expect(setAlloc(img, inj.bucket, { oldestGen: inj.old }).oldestGen).toBe(inj.new);
+    expectFsckClean(img);
   });
 });
 
-describe('rewriting a pointer gen in place', () => {
-  it.skipIf(toolMissing)('gen-future-b2: the extent pointer gen put back to the bucket gen; the real fsck -n then exits 0', { timeout: 120_000 }, () => {
-    const fx = 'gen-future-b2';
-    const inj = JSON.parse(readFixtureText(fx, 'injections.json')!)[0];
-    // the evidence: fsck -n says the pointer's gen is ahead of its bucket's, and the bucket's alloc key
-    // still says user data with dirty sectors (the bucket was not reused), so the pointer gen is the wrong one
-    const m = /bucket 0:(\d+) data type user ptr gen in the future: (\d+) > (\d+)/.exec(readFixtureText(fx, 'fsck-n.txt')!);
-    expect(m).not.toBeNull();
-    const bucketGen = Number(m![3]);
+describe.skipIf(toolMissing)('rewriting a pointer gen or a bucket gen in place, as the evidence says, then the real fsck -n', () => {
+  it.each([
+    ['gen-future-b2', 'pointer'], ['gen-future-b3', 'pointer'], ['gen-wrap-b2', 'pointer'], ['btree-gen-future-extents-b3', 'pointer'],
+    ['stale-b2', 'bucket'], ['stale-b6', 'bucket'],
+  ])('%s: the %s gen is the wrong one; put back: exit 0', { timeout: 120_000 }, (fx, expected) => {
+    const bucket = injection(fx).bucket;
     const img = copyImage(fx);
     expect(realFsck(img).exit).toBe(4);
-    const a = alloc(findKey(img, BTREE_ID_alloc, { inode: 0n, offset: BigInt(m![1]!), snapshot: 0 }).value);
-    expect([a.gen, a.dataType, a.dirtySectors > 0]).toEqual([bucketGen, 4, true]);
-    const [inode, offset] = (inj.extent_pos as string).split(':');
-    const pos = { inode: BigInt(inode!), offset: BigInt(offset!), snapshot: 0xffffffff };
-    const f = findKey(img, BTREE_ID_extents, pos);
-    const it = new ExtentEntryIter();
-    it.set(f.value, 0, f.value.length, 0);
-    let gen = -1;
-    for (let e = it.next(); e >= 0; e = it.next()) if (e === BCH_EXTENT_ENTRY_ptr) gen = it.ptrGen;
-    expect(gen).toBe(Number(m![2]));
-    const { changed } = apply(img, f, [{ kind: 'ptrGen', keyOffset: f.keyOff, ptr: 0, gen: bucketGen }], BTREE_ID_extents, pos);
-    expectOnlyKeyAndCsum(changed, f);
-    const r = realFsck(img);
-    expect(r.exit, r.out).toBe(0);
+    const a = alloc(findKey(img, BTREE_ID_alloc, 0, bucketPos(bucket)).value);
+    const ptrs = pointersInto(img, bucket);
+    expect(ptrs.length).toBeGreaterThan(0);
+    const w = wrongGen(ptrs, a);
+    expect('bucketGen' in w ? 'bucket' : 'pointer').toBe(expected);
+    if ('bucketGen' in w) {
+      expect(a.dataType).toBe(BCH_DATA_user);
+      setAlloc(img, bucket, { gen: w.bucketGen });
+    } else {
+      rewriteKey(img, w.ptr.btreeId, w.ptr.level, w.ptr.pos, (f) => ({ kind: 'ptrGen', keyOffset: f.keyOff, ptr: 0, gen: w.gen }));
+      const left = pointersInto(img, bucket);
+      expect(left.every((p) => p.gen === a.gen)).toBe(true);
+    }
+    expectFsckClean(img);
   });
 });
