@@ -8,15 +8,17 @@
 // A node rewritten in place with its seq kept is therefore read exactly like one bcachefs wrote, and every
 // fixture's damage was injected that way and is read so by the real tool. It is also the only way to change
 // what an appended bset cannot: the header's min/max key, or a key without leaving the old one behind in an
-// older bset. Appending (a new btree_node_entry whose keys win the merge) would need free room in the node
-// and a journal seq bcachefs accepts, and writing a new node needs a free bucket, alloc and parent updates:
-// both are for adding keys, not for correcting them. What makes in place sound is the caller's part: the
+// older bset. Appending (appendBset: a new btree_node_entry whose keys win the merge) needs free room in the
+// node and a journal seq bcachefs accepts, and writing a new node needs a free bucket, alloc and parent
+// updates: both are for adding keys, not for correcting them. What makes in place sound is the caller's part: the
 // journal must hold nothing that replays over the edited keys (a clean filesystem has nothing to replay; an
 // unclean one is replayed first), and the write goes through the repair journal so a torn write can be undone.
 import { readU16, readU32, readU64 } from './bytes.js';
 import { readBpos, bposCmp, type Bpos } from './bpos.js';
 import { KeyTable, decodeKey, readBkeyFormat, type BkeyFormat } from './bkey.js';
-import { writeBkeyFormat, writeBpos, writeChecksum, writeU16, writeU32, writeU64, bkeyFields, encodeKey, copyBytes } from './encode-key.js';
+import {
+  writeBkeyFormat, writeBpos, writeChecksum, writeU16, writeU32, writeU64, bkeyFields, encodeKey, copyBytes, type BkeyFields,
+} from './encode-key.js';
 import { withPtrGen } from './encode-value.js';
 import { BTREE_PTR_V2_HEADER_BYTES } from './values.js';
 import { KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent, KEY_TYPE_reflink_v } from './names.js';
@@ -242,4 +244,33 @@ function checkOrder(keys: { bytes: Uint8Array }[], idx: number, fmt: BkeyFormat)
   if ((prev && bposCmp(prev, me) > 0) || (next && bposCmp(me, next) > 0)) {
     throw new RangeError('the new position would put the key out of order in its bset; move it by rewriting the bset in order instead');
   }
+}
+
+/**
+ * Appends a bset holding `keys` (ascending positions; packed in the node's format where they fit) to a node,
+ * as a btree_node_entry at the next block boundary after the last bset: the node's seq, the first bset's
+ * version and checksum type, and `journalSeq`, which must be one the journal has reached and not blacklisted
+ * (on a clean filesystem, the clean section's journal_seq). When bcachefs merges the bsets the appended keys
+ * win over older ones at their positions, and a deleted key hides one. The bytes already written stay as
+ * they are.
+ */
+export function appendBset(
+  buf: Uint8Array, spans: readonly BsetSpan[], keys: readonly { fields: BkeyFields; value: Uint8Array }[], journalSeq: bigint, geo: NodeGeometry,
+): Uint8Array {
+  if (!spans.length) throw new RangeError('the node has no first bset to append to');
+  if (!keys.length) throw new RangeError('bcachefs rejects an empty bset: give at least one key');
+  for (let i = 1; i < keys.length; i++) {
+    if (bposCmp(keys[i - 1]!.fields.pos, keys[i]!.fields.pos) >= 0) throw new RangeError('the keys of a bset must have strictly ascending positions');
+  }
+  const img = readNodeImage(buf, spans);
+  const first = img.bsets[0]!.header;
+  const encoded = keys.map((k) => encodeKey(k.fields, k.value, img.header.format));
+  const bytes = new Uint8Array(encoded.reduce((n, k) => n + k.length, 0));
+  let p = 0;
+  for (const k of encoded) {
+    bytes.set(k, p);
+    p += k.length;
+  }
+  img.bsets.push({ header: { seq: first.seq, journalSeq, flags: first.flags, version: first.version, u64s: 0 }, keys: bytes });
+  return encodeNode(img, geo, buf).bytes;
 }

@@ -7,7 +7,8 @@ import type { BtreePtr } from '../../src-core/format/values.js';
 import { decodePtrs, BTREE_PTR_V2_HEADER_BYTES } from '../../src-core/format/values.js';
 import { bposSuccessor, type Bpos } from '../../src-core/format/bpos.js';
 import { BTREE_ID_NR, KEY_TYPE_btree_ptr_v2 } from '../../src-core/format/names.js';
-import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
+import { appendBset, rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
+import { bkeyFields } from '../../src-core/format/encode-key.js';
 import { closeFixtures, openFixture } from '../helpers/fixtures.js';
 
 afterAll(closeFixtures);
@@ -128,5 +129,22 @@ describe('rewriteNode', () => {
     const v2 = n.keys.value(n.live[0]!);
     expect(decodePtrs(v2, BTREE_PTR_V2_HEADER_BYTES, v2.length).map((x) => x.gen)).toEqual([gen]);
     expect(() => rewriteNode(p.buf, p.node.bsets, [{ kind: 'ptrGen', keyOffset: t.keyOff[row]!, ptr: 1, gen }], geo())).toThrow(/no pointer 1/);
+  });
+
+  it('appends a bset whose deleted key hides an older key, leaving the other keys live', () => {
+    const p = pick((n) => n.btreeId === 1 && n.level === 0 && n.liveCount > 2);
+    const t = p.node.keys;
+    const row = p.node.live[1]!;
+    const gone = { ...bkeyFields(t, row), type: 0 };
+    const out = rewriteNode(p.buf, p.node.bsets, [], geo());
+    expect(Buffer.from(out.subarray(0, p.node.bsets[0]!.keysEnd))).toEqual(Buffer.from(p.buf.subarray(0, p.node.bsets[0]!.keysEnd)));
+    const n = reparse(p, appendBset(p.buf, p.node.bsets, [{ fields: gone, value: new Uint8Array(0) }], 1n, geo()));
+    expect(n.errors).toEqual([]);
+    expect(n.bsets.length).toBe(p.node.bsets.length + 1);
+    expect(n.liveCount).toBe(p.node.liveCount - 1);
+    for (let k = 0; k < n.liveCount; k++) expect(n.keys.cmpBpos(n.live[k]!, gone.pos)).not.toBe(0);
+    expect(() => appendBset(p.buf, p.node.bsets, [], 1n, geo())).toThrow(/empty bset/);
+    const two = [{ fields: bkeyFields(t, p.node.live[2]!), value: t.value(p.node.live[2]!) }, { fields: gone, value: new Uint8Array(0) }];
+    expect(() => appendBset(p.buf, p.node.bsets, two, 1n, geo())).toThrow(/ascending/);
   });
 });

@@ -17,7 +17,8 @@ import {
 import { KEY_TYPE_btree_ptr_v2 } from '../../src-core/format/names.js';
 import type { BtreeNode } from '../../src-core/btree/node.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
-import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
+import { appendBset, rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
+import { bkeyFields, type BkeyFields } from '../../src-core/format/encode-key.js';
 import { fixturePath, readFixtureText, PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const TOOL = resolve(PROJECT_ROOT, '..', 'shared', 'tools', 'bcachefs-2021', 'bcachefs');
@@ -53,7 +54,10 @@ interface KeyInNode {
   sector: number;
   keyOff: number;
   value: Uint8Array;
+  fields: BkeyFields;
   geo: { nodeBytes: number; blockBytes: number };
+  /** the clean section's journal_seq */
+  journalSeq: bigint;
 }
 
 function findKey(img: string, btreeId: number, level: number, pos: Bpos): KeyInNode {
@@ -68,7 +72,8 @@ function findKey(img: string, btreeId: number, level: number, pos: Bpos): KeyInN
         if (bposCmp(t.pos(row), pos) !== 0) continue;
         out = {
           buf: new Uint8Array(node.buf), bsets: node.bsets.map((b) => ({ ...b })), sector: node.sector, keyOff: t.keyOff[row]!,
-          value: new Uint8Array(t.value(row)), geo: { nodeBytes: o.fs.sb.btreeNodeSize * 512, blockBytes: o.fs.sb.blockSize * 512 },
+          value: new Uint8Array(t.value(row)), fields: bkeyFields(t, row),
+          geo: { nodeBytes: o.fs.sb.btreeNodeSize * 512, blockBytes: o.fs.sb.blockSize * 512 }, journalSeq: o.fs.sb.cleanSection!.journalSeq,
         };
       }
     });
@@ -210,6 +215,32 @@ describe.skipIf(toolMissing)('rewriting an alloc key in place, then the real fsc
     const img = copyImage(fx);
     expect(realFsck(img).exit, 'the damaged copy fails fsck -n first').toBe(4);
     expect(setAlloc(img, m![1]!, { dataType: Number(m![3]) }).dataType).toBe(Number(m![2]));
+    expectFsckClean(img);
+  });
+
+  it('alloc-datatype-b2 again, the corrected key in a bset appended to the node instead: exit 0', { timeout: 120_000 }, () => {
+    const fx = 'alloc-datatype-b2';
+    const img = copyImage(fx);
+    const pos = bucketPos(injection(fx).bucket);
+    const f = findKey(img, BTREE_ID_alloc, 0, pos);
+    const before = alloc(f.value);
+    const value = encodeAllocV2({ ...before, dataType: BCH_DATA_user });
+    const next = appendBset(f.buf, f.bsets, [{ fields: f.fields, value }], f.journalSeq, f.geo);
+    // the bytes already written are untouched: the new bset lies after them
+    const last = f.bsets[f.bsets.length - 1]!;
+    const writtenEnd = last.byteOffset + last.sectors * 512;
+    expect(Buffer.from(next.subarray(0, writtenEnd))).toEqual(Buffer.from(f.buf.subarray(0, writtenEnd)));
+    const fd = openSync(img, 'r+');
+    try {
+      writeSync(fd, next, writtenEnd, next.length - writtenEnd, f.sector * 512 + writtenEnd);
+    } finally {
+      closeSync(fd);
+    }
+    const after = findKey(img, BTREE_ID_alloc, 0, pos);
+    expect(after.bsets.length).toBe(f.bsets.length + 1);
+    expect(after.bsets[after.bsets.length - 1]!.byteOffset).toBe(writtenEnd);
+    expect(after.bsets.every((b) => b.csumOk)).toBe(true);
+    expect(alloc(after.value)).toEqual({ ...before, dataType: BCH_DATA_user });
     expectFsckClean(img);
   });
 
