@@ -4,7 +4,7 @@ import { readU32, readU64 } from './bytes.js';
 import { type Bpos } from './bpos.js';
 import { copyBytes, writeBpos, writeU16, writeU32, writeU64 } from './encode-key.js';
 import {
-  BCH_EXTENT_ENTRY_ptr, BCH_INODE_FIELDS, btreePtrV2Header, BTREE_PTR_V2_HEADER_BYTES, EXTENT_ENTRY_END, ExtentEntryIter, type AllocUnpacked,
+  BCH_EXTENT_ENTRY_ptr, BCH_INODE_FIELDS, btreePtrV2Header, inodeUnpack, BTREE_PTR_V2_HEADER_BYTES, EXTENT_ENTRY_END, ExtentEntryIter, type AllocUnpacked,
 } from './values.js';
 
 /** bch2_varint_encode: the shortest form (1-8 bytes, length in the trailing one-bits), or 0xff + 8 bytes. */
@@ -109,6 +109,19 @@ export function encodeInode(v: InodeValue): Uint8Array {
   writeU32(head, 8, ((v.flags & ~INODE_NR_FIELDS_MASK & ~INODE_NEW_VARINT) | (packed.nr << 24) | INODE_NEW_VARINT) >>> 0);
   writeU16(head, 12, v.mode);
   return padU64([head, ...packed.bytes], 14 + packed.len);
+}
+
+/** An inode value with some fields (by name, e.g. bi_size, bi_nlink) set; the value must unpack. */
+export function withInodeFields(val: Uint8Array, change: Readonly<Record<string, bigint>>): Uint8Array {
+  const u = inodeUnpack(val);
+  if (!u) throw new RangeError('the inode value does not unpack, so its fields cannot be rewritten');
+  const fields = [...u.fields];
+  for (const [name, v] of Object.entries(change)) {
+    const i = BCH_INODE_FIELDS.findIndex(([n]) => n === name);
+    if (i < 0) throw new RangeError(`no inode field ${name}`);
+    fields[i] = v;
+  }
+  return encodeInode({ ...inodeHeader(val), mode: u.mode, fields });
 }
 
 /** struct bch_dirent: d_inum, d_type, the name, zero-padded to u64s. */

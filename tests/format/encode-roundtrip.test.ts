@@ -16,7 +16,8 @@ import { encodeNode, readNodeImage, NODE_HEADER_BYTES } from '../../src-core/for
 import { FIXTURES, PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const FS_FIXTURES = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021-fs');
-const images = [FIXTURES, FS_FIXTURES].flatMap((dir) =>
+const UNCLEAN = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021-unclean');
+const images = [FIXTURES, FS_FIXTURES, UNCLEAN].flatMap((dir) =>
   readdirSync(dir).filter((d) => existsSync(join(dir, d, 'image.img.gz'))).sort().map((d) => [d, join(dir, d, 'image.img.gz')] as const),
 );
 
