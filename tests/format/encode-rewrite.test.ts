@@ -10,11 +10,12 @@ import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openFilesystem } from '../../src-core/open.js';
 import { bposCmp, bposToText, type Bpos } from '../../src-core/format/bpos.js';
-import { BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_user } from '../../src-core/format/names.js';
+import {
+  BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_user, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent,
+} from '../../src-core/format/names.js';
 import {
   allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked,
 } from '../../src-core/format/values.js';
-import { KEY_TYPE_btree_ptr_v2 } from '../../src-core/format/names.js';
 import type { BtreeNode } from '../../src-core/btree/node.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { appendBset, rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
@@ -117,6 +118,8 @@ function pointersInto(img: string, bucket: number): PtrRef[] {
         const t = node.keys;
         for (let k = 0; k < node.liveCount; k++) {
           const row = node.live[k]!;
+          // only pointer-carrying values (inline_data, for one, holds file bytes)
+          if (t.type[row] !== KEY_TYPE_extent && t.type[row] !== KEY_TYPE_btree_ptr_v2) continue;
           const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
           it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
           for (let e = it.next(); e >= 0; e = it.next()) {
