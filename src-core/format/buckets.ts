@@ -2,8 +2,9 @@
 // the layout, the journal buckets, buckets before first_bucket: bch2_mark_dev_superblock) and empty in the
 // alloc btree. The alloc btree is what bcachefs allocates from, but on a damaged filesystem it can be wrong:
 // the caller also excludes every bucket its mark and sweep found a live pointer into.
-import { BCH_DATA_journal, BCH_DATA_none, BCH_DATA_sb } from './names.js';
+import { BCH_DATA_cached, BCH_DATA_journal, BCH_DATA_none, BCH_DATA_sb } from './names.js';
 import type { Superblock } from './superblock.js';
+import type { DevUsageEntry } from './journal.js';
 
 /** What the alloc key of one bucket says (a bucket without a key is empty, gen 0). */
 export interface BucketAlloc {
@@ -62,4 +63,40 @@ export function freeBuckets(
     out.push({ bucket: b, gen: a?.gen ?? 0 });
   }
   return out;
+}
+
+type BucketMark = Pick<BucketAlloc, 'dataType' | 'dirtySectors' | 'cachedSectors' | 'stripe'>;
+
+/**
+ * bch2_dev_usage_update: the device's usage record (the clean section's dev_usage entry) after one bucket
+ * went from `old` to `now`: bucket counts by type, unavailable and erasure-coded buckets, sectors and
+ * fragmented sectors. A repair that changes alloc keys applies it per changed bucket, so that the recorded
+ * usage agrees with what bcachefs's gc recomputes.
+ */
+export function devUsageAfter(u: DevUsageEntry, old: BucketMark, now: BucketMark, bucketSize: number): DevUsageEntry {
+  const d = u.d.map((x) => ({ ...x }));
+  const at = (type: number): DevUsageEntry['d'][number] => {
+    const e = d[type];
+    if (!e) throw new RangeError(`the dev_usage record has no entry for data type ${type}`);
+    return e;
+  };
+  const type = (m: BucketMark): number => (m.cachedSectors && !m.dirtySectors ? BCH_DATA_cached : m.dataType);
+  const unavailable = (m: BucketMark): bigint => (m.dirtySectors || m.stripe ? 1n : 0n);
+  const fragmented = (m: BucketMark): bigint => {
+    const used = m.dirtySectors + m.cachedSectors;
+    return BigInt(used ? Math.max(0, bucketSize - used) : 0);
+  };
+  if (type(old)) at(type(old)).buckets -= 1n;
+  if (type(now)) at(type(now)).buckets += 1n;
+  at(old.dataType).sectors -= BigInt(old.dirtySectors);
+  at(now.dataType).sectors += BigInt(now.dirtySectors);
+  at(BCH_DATA_cached).sectors += BigInt(now.cachedSectors - old.cachedSectors);
+  at(old.dataType).fragmented -= fragmented(old);
+  at(now.dataType).fragmented += fragmented(now);
+  return {
+    ...u,
+    d,
+    bucketsEc: u.bucketsEc + BigInt((now.stripe ? 1 : 0) - (old.stripe ? 1 : 0)),
+    bucketsUnavailable: u.bucketsUnavailable + unavailable(now) - unavailable(old),
+  };
 }

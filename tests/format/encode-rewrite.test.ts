@@ -3,95 +3,20 @@
 // copy of the image with plain fs.writeSync (tests only: the product writes through its journal), and the real
 // `fsck -n` must then find nothing.
 import { afterAll, describe, expect, it } from 'vitest';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { openFilesystem } from '../../src-core/open.js';
-import { bposCmp, bposToText, type Bpos } from '../../src-core/format/bpos.js';
+import type { Bpos } from '../../src-core/format/bpos.js';
 import {
   BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_user, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent,
 } from '../../src-core/format/names.js';
-import {
-  allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked,
-} from '../../src-core/format/values.js';
-import type { BtreeNode } from '../../src-core/btree/node.js';
+import { ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked } from '../../src-core/format/values.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
-import { appendBset, rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
-import { bkeyFields, type BkeyFields } from '../../src-core/format/encode-key.js';
-import { fixturePath, readFixtureText, PROJECT_ROOT } from '../helpers/fixtures.js';
+import { appendBset } from '../../src-core/format/encode-node.js';
+import { readFixtureText } from '../helpers/fixtures.js';
+import {
+  alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, writeAt,
+} from './encode-helpers.js';
 
-const TOOL = resolve(PROJECT_ROOT, '..', 'shared', 'tools', 'bcachefs-2021', 'bcachefs');
-const toolProbe = spawnSync(TOOL, ['version'], { encoding: 'utf8' });
-const toolMissing = toolProbe.status === 0 ? undefined
-  : `the real bcachefs at ${TOOL} cannot run here (${toolProbe.error?.message ?? toolProbe.stderr.trim()}); install the runtime packages its README names`;
-if (toolMissing) console.warn(`encode-rewrite: skipping the real fsck checks: ${toolMissing}`);
-
-const dirs: string[] = [];
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-/** The fixture's image, decompressed into a fresh temporary directory as image.img. */
-function copyImage(fx: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `encode-${fx}-`));
-  dirs.push(dir);
-  const img = join(dir, 'image.img');
-  writeFileSync(img, gunzipSync(readFileSync(fixturePath(fx))));
-  return img;
-}
-
-/** The real fsck -n, run from the image's folder as the fixtures were recorded. */
-function realFsck(img: string): { exit: number | null; out: string } {
-  const r = spawnSync(TOOL, ['fsck', '-n', 'image.img'], { cwd: resolve(img, '..'), encoding: 'utf8', timeout: 120_000 });
-  return { exit: r.status, out: `${r.stdout}${r.stderr}` };
-}
-
-/** A node's bytes and bsets (copied out: the walk reuses its buffers), and where the live key at pos sits. */
-interface KeyInNode {
-  buf: Uint8Array;
-  bsets: BtreeNode['bsets'];
-  sector: number;
-  keyOff: number;
-  value: Uint8Array;
-  fields: BkeyFields;
-  geo: { nodeBytes: number; blockBytes: number };
-  /** the clean section's journal_seq */
-  journalSeq: bigint;
-}
-
-function findKey(img: string, btreeId: number, level: number, pos: Bpos): KeyInNode {
-  const o = openFilesystem(img);
-  try {
-    let out: KeyInNode | undefined;
-    o.fs.walk(btreeId, (node) => {
-      if (out || node.level !== level || !node.readable) return;
-      const t = node.keys;
-      for (let k = 0; k < node.liveCount && !out; k++) {
-        const row = node.live[k]!;
-        if (bposCmp(t.pos(row), pos) !== 0) continue;
-        out = {
-          buf: new Uint8Array(node.buf), bsets: node.bsets.map((b) => ({ ...b })), sector: node.sector, keyOff: t.keyOff[row]!,
-          value: new Uint8Array(t.value(row)), fields: bkeyFields(t, row),
-          geo: { nodeBytes: o.fs.sb.btreeNodeSize * 512, blockBytes: o.fs.sb.blockSize * 512 }, journalSeq: o.fs.sb.cleanSection!.journalSeq,
-        };
-      }
-    });
-    if (!out) throw new Error(`no live key at ${bposToText(pos)} in btree ${btreeId} level ${level}`);
-    return out;
-  } finally {
-    o.close();
-  }
-}
-
-function alloc(value: Uint8Array): AllocUnpacked {
-  const a = newAllocUnpacked();
-  expect(allocUnpack(20, value, 0, value.length, a)).toBe(true);
-  return a;
-}
-
-const bucketPos = (b: number | bigint): Bpos => ({ inode: 0n, offset: BigInt(b), snapshot: 0 });
+afterAll(removeImages);
 
 /** A pointer into a bucket, and the key (btree, level, position) that holds it. */
 interface PtrRef {
@@ -150,62 +75,6 @@ function wrongGen(ptrs: PtrRef[], a: AllocUnpacked): { bucketGen: number } | { p
   return { ptr: odd[0]!, gen: a.gen };
 }
 
-/** Byte ranges where two buffers differ. */
-function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
-  const out: [number, number][] = [];
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === b[i]) continue;
-    const s = i;
-    while (i < a.length && a[i] !== b[i]) i++;
-    out.push([s, i]);
-  }
-  return out;
-}
-
-/**
- * Rewrites the node holding the key on the copy (plain writeSync), re-reads it with our reader (every bset's
- * checksum must hold) and checks that nothing changed but the key and the checksum of its bset.
- */
-function rewriteKey(img: string, btreeId: number, level: number, pos: Bpos, edit: (f: KeyInNode) => NodeEdit): KeyInNode {
-  const f = findKey(img, btreeId, level, pos);
-  const next = rewriteNode(f.buf, f.bsets, [edit(f)], f.geo);
-  expect(next.length).toBe(f.geo.nodeBytes);
-  const fd = openSync(img, 'r+');
-  try {
-    writeSync(fd, next, 0, next.length, f.sector * 512);
-  } finally {
-    closeSync(fd);
-  }
-  const after = findKey(img, btreeId, level, pos);
-  expect(after.bsets.map((b) => b.csumOk)).toEqual(f.bsets.map(() => true));
-  const keyEnd = f.keyOff + f.buf[f.keyOff]! * 8;
-  const bset = f.bsets.find((b) => f.keyOff >= b.keysStart && f.keyOff < b.keysEnd)!;
-  const changed = diffRanges(f.buf, next);
-  expect(changed.some(([s]) => s >= f.keyOff), 'the key changed').toBe(true);
-  for (const [s, e] of changed) {
-    const inKey = s >= f.keyOff && e <= keyEnd;
-    const inCsum = s >= bset.byteOffset && e <= bset.byteOffset + 4;
-    expect(inKey || inCsum, `bytes ${s}-${e} changed outside key ${f.keyOff}-${keyEnd} and csum at ${bset.byteOffset}`).toBe(true);
-  }
-  return after;
-}
-
-function setAlloc(img: string, bucket: number | bigint, change: Partial<AllocUnpacked>): AllocUnpacked {
-  const pos = bucketPos(bucket);
-  let before = newAllocUnpacked();
-  const after = rewriteKey(img, BTREE_ID_alloc, 0, pos, (f) => {
-    before = alloc(f.value);
-    return { kind: 'value', keyOffset: f.keyOff, value: encodeAllocV2({ ...before, ...change }) };
-  });
-  expect(alloc(after.value)).toEqual({ ...before, ...change });
-  return before;
-}
-
-function expectFsckClean(img: string): void {
-  const r = realFsck(img);
-  expect(r.exit, `real fsck -n on the rewritten image:\n${r.out}`).toBe(0);
-}
-
 const injection = (fx: string): Record<string, unknown> & { bucket: number; old: number; new: number } =>
   JSON.parse(readFixtureText(fx, 'injections.json')!)[0];
 
@@ -217,7 +86,7 @@ describe.skipIf(toolMissing)('rewriting an alloc key in place, then the real fsc
     expect(Number(m![1])).toBe(injection(fx).bucket);
     const img = copyImage(fx);
     expect(realFsck(img).exit, 'the damaged copy fails fsck -n first').toBe(4);
-    expect(setAlloc(img, m![1]!, { dataType: Number(m![3]) }).dataType).toBe(Number(m![2]));
+    expect(setAlloc(img, Number(m![1]), { dataType: Number(m![3]) }).dataType).toBe(Number(m![2]));
     expectFsckClean(img);
   });
 
@@ -233,12 +102,7 @@ describe.skipIf(toolMissing)('rewriting an alloc key in place, then the real fsc
     const last = f.bsets[f.bsets.length - 1]!;
     const writtenEnd = last.byteOffset + last.sectors * 512;
     expect(Buffer.from(next.subarray(0, writtenEnd))).toEqual(Buffer.from(f.buf.subarray(0, writtenEnd)));
-    const fd = openSync(img, 'r+');
-    try {
-      writeSync(fd, next, writtenEnd, next.length - writtenEnd, f.sector * 512 + writtenEnd);
-    } finally {
-      closeSync(fd);
-    }
+    writeAt(img, f.sector * 512 + writtenEnd, next.subarray(writtenEnd));
     const after = findKey(img, BTREE_ID_alloc, 0, pos);
     expect(after.bsets.length).toBe(f.bsets.length + 1);
     expect(after.bsets[after.bsets.length - 1]!.byteOffset).toBe(writtenEnd);
@@ -252,7 +116,7 @@ describe.skipIf(toolMissing)('rewriting an alloc key in place, then the real fsc
     expect(m).not.toBeNull();
     const img = copyImage(fx);
     expect(realFsck(img).exit).toBe(4);
-    expect(setAlloc(img, m![1]!, { dirtySectors: Number(m![3]) }).dirtySectors).toBe(Number(m![2]));
+    expect(setAlloc(img, Number(m![1]), { dirtySectors: Number(m![3]) }).dirtySectors).toBe(Number(m![2]));
     expectFsckClean(img);
   });
 

@@ -30,7 +30,7 @@ function eq(a: Uint8Array, b: Uint8Array): boolean {
   return Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) === 0;
 }
 
-describe.each(images)('%s', (name, path) => {
+describe.each(images)('%s', (_name, path) => {
   it('every node, bset, key and value re-encodes to the same bytes', { timeout: 120_000 }, () => {
     const o = openFilesystem(path);
     const mismatches: string[] = [];

@@ -35,7 +35,7 @@ function reencode(e: JsetEntry): Uint8Array {
   return encodeJsetEntry(e.type, e.btreeId, e.level, e.buf.subarray(e.start, e.end));
 }
 
-describe.each(images)('%s', (name, path) => {
+describe.each(images)('%s', (_name, path) => {
   it('superblock fields, checksum, backups and layout re-encode to the bytes on disk', { timeout: 60_000 }, () => {
     const o = openFilesystem(path);
     try {
