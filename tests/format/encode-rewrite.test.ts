@@ -11,6 +11,7 @@ import {
 import { ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked } from '../../src-core/format/values.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { appendBset } from '../../src-core/format/encode-node.js';
+import { superblockCopy } from '../../src-core/format/encode-sb.js';
 import { readFixtureText } from '../helpers/fixtures.js';
 import {
   alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, writeAt,
@@ -152,5 +153,33 @@ describe.skipIf(toolMissing)('rewriting a pointer gen or a bucket gen in place, 
       expect(left.every((p) => p.gen === a.gen)).toBe(true);
     }
     expectFsckClean(img);
+  });
+});
+
+describe.skipIf(toolMissing)('the primary superblock rewritten from a backup, then the real fsck -n', () => {
+  it('clean-default-64m with its primary zeroed: the backup\'s copy for sector 8 written there: the real tool reads the primary again, exit 0', { timeout: 120_000 }, () => {
+    const img = copyImage('clean-default-64m');
+    writeAt(img, 8 * 512, new Uint8Array(4096));
+    // the real tool falls back to the backup too, and says so (its exit is 0 either way)
+    expect(realFsck(img).out).toMatch(/error reading default superblock/);
+    const o = openFilesystem(img);
+    let primary: Uint8Array;
+    try {
+      expect(o.fs.sbRead.usedBackup).toBe(true);
+      primary = superblockCopy(o.fs.sb.bytes, 8);
+    } finally {
+      o.close();
+    }
+    writeAt(img, 8 * 512, primary);
+    const o2 = openFilesystem(img);
+    try {
+      expect(o2.fs.sbRead.usedBackup).toBe(false);
+      expect(o2.fs.sb.sector).toBe(8);
+      expect(o2.fs.sb.offset).toBe(8);
+    } finally {
+      o2.close();
+    }
+    expectFsckClean(img);
+    expect(realFsck(img).out).not.toMatch(/error reading default superblock/);
   });
 });
