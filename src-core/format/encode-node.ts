@@ -148,7 +148,11 @@ export type NodeEdit =
   /** the gen of the ptr-th pointer entry of an extent, btree_ptr(_v2) or reflink_v value */
   | { kind: 'ptrGen'; keyOffset: number; ptr: number; gen: number }
   | { kind: 'minKey'; pos: Bpos }
-  | { kind: 'maxKey'; pos: Bpos };
+  | { kind: 'maxKey'; pos: Bpos }
+  /** removes the key from its bset (a later bset left empty is dropped: bcachefs rejects empty bsets) */
+  | { kind: 'delete'; keyOffset: number }
+  /** adds a key to bset `bset` (0 = first) at its place in position order; none may sit at its position */
+  | { kind: 'insert'; bset: number; fields: BkeyFields; value: Uint8Array };
 
 /** Where pointer entries start in a value of this key type. */
 function ptrEntriesStart(type: number): number {
@@ -169,9 +173,10 @@ function decodeOne(bytes: Uint8Array, fmt: BkeyFormat): KeyTable | undefined {
 /**
  * Rewrites a node in place (see the top of this file for why that is sound): applies the edits to the keys
  * and header of `buf` (the node as read, `spans` its bsets as btree/node.ts found them) and returns the new
- * node bytes, same seq, every checksum recomputed. An edited key is packed in the node's format when it
- * fits, else stored unpacked, as bcachefs stores every key (the round trip test checks that choice). Keys and bsets not edited keep their bytes; the caller
- * keeps the parent pointer (min_key, position) in step with a header edit.
+ * node bytes, same seq, every checksum recomputed. An edited or inserted key is packed in the node's format
+ * when it fits, else stored unpacked, as bcachefs stores every key (the round trip test checks that choice).
+ * Keys and bsets not edited keep their bytes; the caller keeps the parent pointer (min_key, position) in
+ * step with a header edit.
  */
 export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: readonly NodeEdit[], geo: NodeGeometry): Uint8Array {
   if (!spans.length) throw new RangeError('the node has no bsets to rewrite');
@@ -180,7 +185,7 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
   // each bset's keys split into single keys, each remembered by its offset in the node
   const sets = img.bsets.map((b, i) => {
     const start = bsetHeaderOffset(spans[i]!.byteOffset) + BSET_BYTES;
-    const keys: { off: number; bytes: Uint8Array }[] = [];
+    const keys: KeyBytes[] = [];
     for (let p = 0; p < b.keys.length; ) {
       const u64s = b.keys[p]!;
       const len = u64s === 0 || p + u64s * 8 > b.keys.length ? b.keys.length - p : u64s * 8; // an unreadable tail stays as it is
@@ -205,8 +210,16 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
       img.header.maxKey = e.pos;
       continue;
     }
+    if (e.kind === 'insert') {
+      insertKey(sets, e.bset, { off: -1, bytes: encodeKey(e.fields, e.value, fmt) }, e.fields.pos, fmt);
+      continue;
+    }
     const { set, idx } = find(e.keyOffset);
     const key = sets[set]![idx]!;
+    if (e.kind === 'delete') {
+      sets[set]!.splice(idx, 1);
+      continue;
+    }
     const t = decodeOne(key.bytes, fmt);
     if (!t) throw new RangeError(`the key at byte ${e.keyOffset} cannot be decoded, so it cannot be edited`);
     const fields = bkeyFields(t, 0);
@@ -216,6 +229,13 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
     else value = withPtrGen(value, ptrEntriesStart(fields.type), e.ptr, e.gen);
     key.bytes = encodeKey(fields, value, fmt);
     if (e.kind === 'pos') checkOrder(sets[set]!, idx, fmt);
+  }
+  // a later bset whose keys were all deleted goes (the first one holds the header and stays, even empty)
+  for (let i = img.bsets.length - 1; i > 0; i--) {
+    if (sets[i]!.length === 0) {
+      img.bsets.splice(i, 1);
+      sets.splice(i, 1);
+    }
   }
   img.bsets.forEach((b, i) => {
     const parts = sets[i]!;
@@ -231,19 +251,39 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
   return encodeNode(img, geo, buf, last.byteOffset + last.sectors * 512).bytes;
 }
 
+type KeyBytes = { off: number; bytes: Uint8Array };
+
+function keyPos(k: KeyBytes | undefined, fmt: BkeyFormat): Bpos | undefined {
+  const t = k && decodeOne(k.bytes, fmt);
+  return t ? t.pos(0) : undefined;
+}
+
 /** Keys within a bset must stay in ascending order (bcachefs drops keys out of order). */
-function checkOrder(keys: { bytes: Uint8Array }[], idx: number, fmt: BkeyFormat): void {
-  const pos = (i: number): Bpos | undefined => {
-    const k = keys[i];
-    const t = k && decodeOne(k.bytes, fmt);
-    return t ? t.pos(0) : undefined;
-  };
-  const me = pos(idx)!;
-  const prev = pos(idx - 1);
-  const next = pos(idx + 1);
+function checkOrder(keys: KeyBytes[], idx: number, fmt: BkeyFormat): void {
+  const me = keyPos(keys[idx], fmt)!;
+  const prev = keyPos(keys[idx - 1], fmt);
+  const next = keyPos(keys[idx + 1], fmt);
   if ((prev && bposCmp(prev, me) > 0) || (next && bposCmp(me, next) > 0)) {
     throw new RangeError('the new position would put the key out of order in its bset; move it by rewriting the bset in order instead');
   }
+}
+
+/** Puts a key before the first key of the bset positioned after it. */
+function insertKey(sets: KeyBytes[][], bset: number, key: KeyBytes, pos: Bpos, fmt: BkeyFormat): void {
+  const keys = sets[bset];
+  if (!keys) throw new RangeError(`the node has no bset ${bset}`);
+  let at = keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    const p = keyPos(keys[i], fmt);
+    if (!p) continue;
+    const c = bposCmp(p, pos);
+    if (c === 0) throw new RangeError(`bset ${bset} already holds a key at this position: edit or delete that key instead`);
+    if (c > 0) {
+      at = i;
+      break;
+    }
+  }
+  keys.splice(at, 0, key);
 }
 
 /**

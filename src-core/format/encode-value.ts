@@ -4,7 +4,8 @@ import { readU32, readU64 } from './bytes.js';
 import { type Bpos } from './bpos.js';
 import { copyBytes, writeBpos, writeU16, writeU32, writeU64 } from './encode-key.js';
 import {
-  BCH_EXTENT_ENTRY_ptr, BCH_INODE_FIELDS, btreePtrV2Header, inodeUnpack, BTREE_PTR_V2_HEADER_BYTES, EXTENT_ENTRY_END, ExtentEntryIter, type AllocUnpacked,
+  ALLOC_V2_WIDTH, BCH_EXTENT_ENTRY_ptr, BCH_INODE_FIELDS, btreePtrV2Header, inodeUnpack, BTREE_PTR_V2_HEADER_BYTES, EXTENT_ENTRY_END,
+  ExtentEntryIter, type AllocUnpacked,
 } from './values.js';
 
 /** bch2_varint_encode: the shortest form (1-8 bytes, length in the trailing one-bits), or 0xff + 8 bytes. */
@@ -60,14 +61,15 @@ function packVarintFields(fields: bigint[][]): { bytes: Uint8Array[]; len: numbe
   return { bytes, len: keepLen, nr };
 }
 
-const ALLOC_V2_FIELD_MAX = [64, 64, 16, 16, 32, 8];
+const ALLOC_V2_NAMES = ['read_time', 'write_time', 'dirty_sectors', 'cached_sectors', 'stripe', 'stripe_redundancy'];
 
 /** bch2_alloc_pack_v2: the alloc_v2 value (nr_fields, gen, oldest_gen, data_type, varints). */
 export function encodeAllocV2(a: AllocUnpacked): Uint8Array {
   const vals = [a.readTime, a.writeTime, a.dirtySectors, a.cachedSectors, a.stripe, a.stripeRedundancy];
   const fields = vals.map((v, i) => {
-    if (!Number.isSafeInteger(v) || v < 0 || (ALLOC_V2_FIELD_MAX[i]! < 64 && v >= 2 ** ALLOC_V2_FIELD_MAX[i]!)) {
-      throw new RangeError(`alloc field ${i} value ${v} does not fit its ${ALLOC_V2_FIELD_MAX[i]}-bit field`);
+    const bits = ALLOC_V2_WIDTH[i]!;
+    if (!Number.isSafeInteger(v) || v < 0 || (bits < 64 && v >= 2 ** bits)) {
+      throw new RangeError(`alloc ${ALLOC_V2_NAMES[i]} ${v} does not fit its ${bits}-bit field`);
     }
     return [BigInt(v)];
   });

@@ -1,6 +1,7 @@
 // Free buckets for new nodes, against the real `bcachefs list -b alloc` of every clean fixture (its data types
 // for the superblock and journal buckets, and the buckets it shows empty), and against every live pointer.
 import { afterAll, describe, expect, it } from 'vitest';
+import { walkNodes } from './encode-helpers.js';
 import { forEachKey } from '../../src-core/btree/fs.js';
 import { BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_TYPES, BTREE_ID_alloc, BTREE_ID_NR, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent } from '../../src-core/format/names.js';
 import { allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES } from '../../src-core/format/values.js';
@@ -54,7 +55,7 @@ describe.each(cleanFixtures())('%s', (fx) => {
     let ptrs = 0;
     for (let id = 0; id < BTREE_ID_NR; id++) {
       for (const p of fs.roots[id]!.ptr.ptrs) if (freeSet.has(Math.floor(p.offset / bucketSize))) hits.push(`root of btree ${id}`);
-      fs.walk(id, (node) => {
+      walkNodes(fs, id, (node) => {
         if (!node.readable || (node.level === 0 && id !== 0)) return;
         const t = node.keys;
         for (let k = 0; k < node.liveCount; k++) {

@@ -12,6 +12,8 @@ import { bposCmp, bposToText, type Bpos } from '../../src-core/format/bpos.js';
 import { BTREE_ID_alloc } from '../../src-core/format/names.js';
 import { allocUnpack, newAllocUnpacked, type AllocUnpacked } from '../../src-core/format/values.js';
 import type { BtreeNode } from '../../src-core/btree/node.js';
+import { btreePtrFromKey, type Filesystem } from '../../src-core/btree/fs.js';
+import type { BtreePtr } from '../../src-core/format/values.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
 import { bkeyFields, type BkeyFields } from '../../src-core/format/encode-key.js';
@@ -27,6 +29,29 @@ const dirs: string[] = [];
 /** Removes the image copies made so far (each test file calls it in afterAll). */
 export function removeImages(): void {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+}
+
+/**
+ * Every node of a btree reachable from its root, depth first, each with the pointer it was read through and
+ * its parent; unreadable nodes are visited but not descended into. Each node has its own key table.
+ */
+export function walkNodes(fs: Filesystem, btreeId: number, visit: (node: BtreeNode, ptr: BtreePtr, parent: BtreeNode | undefined) => void): void {
+  const root = fs.roots[btreeId]!;
+  if (root.fake) return;
+  const seen = new Set<number>();
+  const rec = (level: number, ptr: BtreePtr, parent: BtreeNode | undefined): void => {
+    const p = ptr.ptrs[0];
+    if (p && seen.has(p.offset)) return;
+    if (p) seen.add(p.offset);
+    const node = fs.readNode(btreeId, level, ptr);
+    visit(node, ptr, parent);
+    if (!node.readable || level === 0) return;
+    for (let k = 0; k < node.liveCount; k++) {
+      const child = btreePtrFromKey(node.keys, node.live[k]!);
+      if (child) rec(level - 1, child, node);
+    }
+  };
+  rec(root.level, root.ptr, undefined);
 }
 
 /** The fixture's image, decompressed into a fresh temporary directory as image.img. */
@@ -61,7 +86,7 @@ export function findKey(img: string, btreeId: number, level: number, pos: Bpos):
   const o = openFilesystem(img);
   try {
     let out: KeyInNode | undefined;
-    o.fs.walk(btreeId, (node) => {
+    walkNodes(o.fs, btreeId, (node) => {
       if (out || node.level !== level || !node.readable) return;
       const t = node.keys;
       for (let k = 0; k < node.liveCount && !out; k++) {

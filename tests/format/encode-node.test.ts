@@ -2,6 +2,7 @@
 // bsets to the next block boundary and shrinking back leaves no stale bset behind; header min/max edits are
 // what the reader checks against the pointer; position and pointer-gen edits; what it refuses.
 import { afterAll, describe, expect, it } from 'vitest';
+import { walkNodes } from './encode-helpers.js';
 import { parseBtreeNode, type BtreeNode } from '../../src-core/btree/node.js';
 import type { BtreePtr } from '../../src-core/format/values.js';
 import { decodePtrs, BTREE_PTR_V2_HEADER_BYTES } from '../../src-core/format/values.js';
@@ -26,7 +27,7 @@ function pick(pred: (n: BtreeNode) => boolean): Picked {
   const { fs } = openFixture(FX);
   let out: Picked | undefined;
   for (let id = 0; id < BTREE_ID_NR && !out; id++) {
-    fs.walk(id, (node, ptr) => {
+    walkNodes(fs, id, (node, ptr) => {
       if (out || !node.readable || !pred(node)) return;
       const buf = new Uint8Array(node.buf);
       out = { buf, ptr, node: parseBtreeNode(fs.sb, buf, { btreeId: node.btreeId, level: node.level, ptr }) };
@@ -146,5 +147,28 @@ describe('rewriteNode', () => {
     expect(() => appendBset(p.buf, p.node.bsets, [], 1n, geo())).toThrow(/empty bset/);
     const two = [{ fields: bkeyFields(t, p.node.live[2]!), value: t.value(p.node.live[2]!) }, { fields: gone, value: new Uint8Array(0) }];
     expect(() => appendBset(p.buf, p.node.bsets, two, 1n, geo())).toThrow(/ascending/);
+  });
+
+  it('deletes a key and inserts it back, which gives the node\'s bytes back; a later bset emptied is dropped', () => {
+    const p = pick((n) => n.level === 0 && n.bsets.length >= 2 && n.keys.n > 3 && n.keys.bset[2] === 0);
+    const t = p.node.keys;
+    const fields = bkeyFields(t, 2);
+    const without = rewriteNode(p.buf, p.node.bsets, [{ kind: 'delete', keyOffset: t.keyOff[2]! }], geo());
+    const w = reparse(p, without);
+    expect(w.errors).toEqual([]);
+    expect(keyList(w)).toEqual(keyList(p.node).filter((_, i) => i !== 2));
+    const back = rewriteNode(without, w.bsets, [{ kind: 'insert', bset: 0, fields, value: t.value(2) }], geo());
+    for (const s of p.node.bsets) {
+      expect(Buffer.from(back.subarray(s.byteOffset, s.keysEnd))).toEqual(Buffer.from(p.buf.subarray(s.byteOffset, s.keysEnd)));
+    }
+    expect(() => rewriteNode(p.buf, p.node.bsets, [{ kind: 'insert', bset: 0, fields, value: t.value(2) }], geo())).toThrow(/already holds a key/);
+
+    const lastSet = p.node.bsets.length - 1;
+    const rows = Array.from({ length: t.n }, (_, r) => r).filter((r) => t.bset[r] === lastSet);
+    const dropped = rewriteNode(p.buf, p.node.bsets, rows.map((r) => ({ kind: 'delete', keyOffset: t.keyOff[r]! })), geo());
+    const d = reparse(p, dropped);
+    expect(d.errors, 'no empty bset, and nothing stale after the last one').toEqual([]);
+    expect(d.bsets.length).toBe(p.node.bsets.length - 1);
+    expect(keyList(d)).toEqual(keyList(p.node).filter((_, i) => t.bset[i] !== lastSet));
   });
 });

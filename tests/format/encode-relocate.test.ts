@@ -15,7 +15,7 @@ import { encodeUsageEntry } from '../../src-core/format/encode-jset.js';
 import { encodeCleanField, encodeSuperblock, sbFieldsOf, superblockCopy } from '../../src-core/format/encode-sb.js';
 import { devUsageAfter, freeBuckets, type BucketAlloc } from '../../src-core/format/buckets.js';
 import {
-  alloc, bucketPos, copyImage, expectFsckClean, findKey, removeImages, rewriteKey, setAlloc, toolMissing, writeAt,
+  alloc, bucketPos, copyImage, expectFsckClean, findKey, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes, writeAt,
 } from './encode-helpers.js';
 
 afterAll(removeImages);
@@ -58,7 +58,7 @@ describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
     const dirty = new Map(states.map((s) => [s.bucket, s.dirtySectors]));
     // a leaf sharing its bucket with other nodes, so that the move changes the recorded usage
     try {
-      o.fs.walk(BTREE_ID_extents, (node, ptr, parent) => {
+      walkNodes(o.fs, BTREE_ID_extents, (node, ptr, parent) => {
         if (leaf || node.level !== 0 || !parent || !node.readable) return;
         if ((dirty.get(Math.floor(node.sector / bucketSize)) ?? 0) <= nodeSectors) return;
         leaf = { sector: node.sector, bytes: new Uint8Array(node.buf), parentLevel: parent.level, maxKey: ptr.maxKey };
@@ -112,7 +112,7 @@ describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
     const o2 = openFilesystem(img);
     try {
       let found = false;
-      o2.fs.walk(BTREE_ID_extents, (node) => {
+      walkNodes(o2.fs, BTREE_ID_extents, (node) => {
         if (node.sector === newSector) found = node.readable && node.errors.length === 0;
         for (let k = 0; node.level > 0 && k < node.liveCount; k++) expect(node.keys.type[node.live[k]!]).toBe(KEY_TYPE_btree_ptr_v2);
       });

@@ -14,7 +14,7 @@ import { appendBset } from '../../src-core/format/encode-node.js';
 import { superblockCopy } from '../../src-core/format/encode-sb.js';
 import { readFixtureText } from '../helpers/fixtures.js';
 import {
-  alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, writeAt,
+  alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes, writeAt,
 } from './encode-helpers.js';
 
 afterAll(removeImages);
@@ -39,7 +39,7 @@ function pointersInto(img: string, bucket: number): PtrRef[] {
       for (const p of root.ptr.ptrs) {
         if (p.dev === 0 && Math.floor(p.offset / bucketSize) === bucket) out.push({ btreeId: id, level: root.level + 1, pos: root.ptr.maxKey, gen: p.gen });
       }
-      o.fs.walk(id, (node) => {
+      walkNodes(o.fs, id, (node) => {
         if (!node.readable || (node.level === 0 && id !== BTREE_ID_extents && id !== BTREE_ID_reflink)) return;
         const t = node.keys;
         for (let k = 0; k < node.liveCount; k++) {

@@ -2,6 +2,7 @@
 // (over the bytes each checksum covers, checksum included), every key packed or unpacked, and the values
 // a repair rewrites (alloc_v2, inode, dirent, btree_ptr_v2 and its pointers).
 import { afterAll, describe, expect, it } from 'vitest';
+import { walkNodes } from './encode-helpers.js';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openFilesystem } from '../../src-core/open.js';
@@ -42,7 +43,7 @@ describe.each(images)('%s', (_name, path) => {
       const sb = o.fs.sb;
       const geo = { nodeBytes: sb.btreeNodeSize * 512, blockBytes: sb.blockSize * 512 };
       for (let id = 0; id < BTREE_ID_NR; id++) {
-        o.fs.walk(id, (node) => {
+        walkNodes(o.fs, id, (node) => {
           if (!node.readable || !node.bsets.length) {
             total.skipped++;
             return;

@@ -1,6 +1,7 @@
 // Encoders against the worked examples of ../shared/docs/bcachefs-keys-2021.md (checked there against the
 // real `bcachefs list`), field edits on a real inode, and the errors for values that do not fit.
 import { afterAll, describe, expect, it } from 'vitest';
+import { walkNodes } from './encode-helpers.js';
 import { readBkeyFormat } from '../../src-core/format/bkey.js';
 import { U32_MAX } from '../../src-core/format/bpos.js';
 import { inodeUnpack, BCH_INODE_FIELDS, newAllocUnpacked } from '../../src-core/format/values.js';
@@ -76,7 +77,7 @@ describe('inode field edits', () => {
   it('sets bi_size and bi_nlink of a real inode and leaves every other field as it was', () => {
     const { fs } = openFixture('clean-default-64m');
     let val: Uint8Array | undefined;
-    fs.walk(1, (node) => {
+    walkNodes(fs, 1, (node) => {
       for (let k = 0; k < node.liveCount && !val; k++) {
         const r = node.live[k]!;
         if (node.keys.type[r] === KEY_TYPE_inode) val = new Uint8Array(node.keys.value(r));
