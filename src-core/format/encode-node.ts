@@ -12,7 +12,9 @@
 // node and a journal seq bcachefs accepts, and writing a new node needs a free bucket, alloc and parent
 // updates: both are for adding keys, not for correcting them. What makes in place sound is the caller's part: the
 // journal must hold nothing that replays over the edited keys (a clean filesystem has nothing to replay; an
-// unclean one is replayed first), and the write goes through the repair journal so a torn write can be undone.
+// unclean one is replayed first: on unclean-b2 the real fsck never sees a rewritten key the journal also
+// holds, see tests/format/encode-rewrite.test.ts), and the write goes through the repair journal so a torn
+// write can be undone.
 import { readU16, readU32, readU64 } from './bytes.js';
 import { readBpos, bposCmp, type Bpos } from './bpos.js';
 import { KeyTable, decodeKey, readBkeyFormat, type BkeyFormat } from './bkey.js';

@@ -54,12 +54,12 @@ export function walkNodes(fs: Filesystem, btreeId: number, visit: (node: BtreeNo
   rec(root.level, root.ptr, undefined);
 }
 
-/** The fixture's image, decompressed into a fresh temporary directory as image.img. */
-export function copyImage(fx: string): string {
+/** The fixture's image (or the gzipped image at gzPath), decompressed into a fresh temporary directory as image.img. */
+export function copyImage(fx: string, gzPath = fixturePath(fx)): string {
   const dir = mkdtempSync(join(tmpdir(), `encode-${fx}-`));
   dirs.push(dir);
   const img = join(dir, 'image.img');
-  writeFileSync(img, gunzipSync(readFileSync(fixturePath(fx))));
+  writeFileSync(img, gunzipSync(readFileSync(gzPath)));
   return img;
 }
 

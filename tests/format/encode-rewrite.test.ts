@@ -6,13 +6,14 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { openFilesystem } from '../../src-core/open.js';
 import type { Bpos } from '../../src-core/format/bpos.js';
 import {
-  BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_user, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent,
+  BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent,
 } from '../../src-core/format/names.js';
 import { ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked } from '../../src-core/format/values.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { appendBset } from '../../src-core/format/encode-node.js';
 import { superblockCopy } from '../../src-core/format/encode-sb.js';
-import { readFixtureText } from '../helpers/fixtures.js';
+import { resolve } from 'node:path';
+import { readFixtureText, PROJECT_ROOT } from '../helpers/fixtures.js';
 import {
   alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes, writeAt,
 } from './encode-helpers.js';
@@ -181,5 +182,46 @@ describe.skipIf(toolMissing)('the primary superblock rewritten from a backup, th
     }
     expectFsckClean(img);
     expect(realFsck(img).out).not.toMatch(/error reading default superblock/);
+  });
+});
+
+describe.skipIf(toolMissing)('why an unclean filesystem is replayed before any in-place rewrite', () => {
+  it('unclean-b2: a btree key the journal also holds is replaced by the journal\'s on replay, so the real fsck -n never sees the rewrite; one it does not hold is seen', { timeout: 120_000 }, () => {
+    const gz = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021-unclean', 'unclean-b2', 'image.img.gz');
+    const probe = copyImage('unclean-b2', gz);
+    const o = openFilesystem(probe);
+    let inJournal: number | undefined;
+    let notInJournal: number | undefined;
+    try {
+      expect(o.fs.sb.clean).toBe(false);
+      const jk = o.fs.journalKeys;
+      const journaled = new Set(o.fs.journalRows(BTREE_ID_alloc, 0).map((r) => Number(jk.table.pos(r).offset)));
+      expect(journaled.size).toBeGreaterThan(0);
+      // two buckets holding data (not the superblock's), one whose alloc key the journal holds too
+      walkNodes(o.fs, BTREE_ID_alloc, (node) => {
+        for (let k = 0; node.level === 0 && k < node.liveCount; k++) {
+          const r = node.live[k]!;
+          const b = Number(node.keys.pos(r).offset);
+          const a = alloc(node.keys.value(r));
+          if (a.dataType === BCH_DATA_sb || a.dataType === BCH_DATA_journal) continue;
+          if (journaled.has(b)) inJournal ??= b;
+          else if (a.dirtySectors > 0) notInJournal ??= b;
+        }
+      });
+    } finally {
+      o.close();
+    }
+    expect(inJournal).toBeDefined();
+    expect(notInJournal).toBeDefined();
+    const wrongType = (bucket: number): { exit: number | null; out: string } => {
+      const img = copyImage('unclean-b2', gz);
+      setAlloc(img, bucket, { dataType: BCH_DATA_sb });
+      return realFsck(img);
+    };
+    const hidden = wrongType(inJournal!);
+    expect(hidden.exit, hidden.out).toBe(0);
+    const seen = wrongType(notInJournal!);
+    expect(seen.exit, seen.out).toBe(4);
+    expect(seen.out).toMatch(new RegExp(`bucket 0:${notInJournal} .*wrong data_type`));
   });
 });
