@@ -3,10 +3,11 @@
 // the clean section's device usage updated (superblock rewritten in every layout slot); the real fsck -n must
 // find nothing, and our reader must see every key as before.
 import { afterAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
 import { openFilesystem } from '../../src-core/open.js';
 import type { Bpos } from '../../src-core/format/bpos.js';
 import { forEachKey } from '../../src-core/btree/fs.js';
-import { BTREE_ID_alloc, BTREE_ID_extents, BCH_DATA_btree, BCH_DATA_none, KEY_TYPE_btree_ptr_v2 } from '../../src-core/format/names.js';
+import { BTREE_ID_alloc, BTREE_ID_extents, BCH_DATA_btree, BCH_DATA_none } from '../../src-core/format/names.js';
 import { decodePtrs, BTREE_PTR_V2_HEADER_BYTES } from '../../src-core/format/values.js';
 import { decodeUsageEntry, BCH_JSET_ENTRY_dev_usage, type DevUsageEntry } from '../../src-core/format/journal.js';
 import { BCH_SB_FIELD_clean } from '../../src-core/format/superblock.js';
@@ -14,6 +15,8 @@ import { encodeBtreePtrV2, encodeExtentPtr, readBtreePtrV2Value } from '../../sr
 import { encodeUsageEntry } from '../../src-core/format/encode-jset.js';
 import { encodeCleanField, encodeSuperblock, sbFieldsOf, superblockCopy } from '../../src-core/format/encode-sb.js';
 import { devUsageAfter, freeBuckets, type BucketAlloc } from '../../src-core/format/buckets.js';
+import { newNode, type NewNode } from '../../src-core/format/encode-new-node.js';
+import { bkeyFields } from '../../src-core/format/encode-key.js';
 import {
   alloc, bucketPos, copyImage, expectFsckClean, findKey, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes, writeAt,
 } from './encode-helpers.js';
@@ -45,12 +48,15 @@ function extentKeys(img: string): string[] {
   }
 }
 
-describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
-  it(`${FX}: an extents leaf copied to a free bucket, parent, alloc and usage updated: the real fsck -n exits 0`, { timeout: 120_000 }, () => {
+describe.skipIf(toolMissing)('a node written into a free bucket', () => {
+  it.each([
+    ['copied as it is', 'copy'],
+    ['rebuilt from its live keys as a new node (new seq, format computed from the keys)', 'rebuild'],
+  ] as const)(`${FX}: an extents leaf %s into a free bucket, parent, alloc and usage updated: the real fsck -n exits 0`, { timeout: 120_000 }, (_what, mode) => {
     const img = copyImage(FX);
     const keysBefore = extentKeys(img);
     const o = openFilesystem(img);
-    let leaf: { sector: number; bytes: Uint8Array; parentLevel: number; maxKey: Bpos } | undefined;
+    let leaf: { sector: number; bytes: Uint8Array; parentLevel: number; maxKey: Bpos; node: NewNode } | undefined;
     const sb = o.fs.sb;
     const nodeSectors = sb.btreeNodeSize;
     const bucketSize = sb.members[sb.devIdx]!.bucketSize;
@@ -61,7 +67,16 @@ describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
       walkNodes(o.fs, BTREE_ID_extents, (node, ptr, parent) => {
         if (leaf || node.level !== 0 || !parent || !node.readable) return;
         if ((dirty.get(Math.floor(node.sector / bucketSize)) ?? 0) <= nodeSectors) return;
-        leaf = { sector: node.sector, bytes: new Uint8Array(node.buf), parentLevel: parent.level, maxKey: ptr.maxKey };
+        const t = node.keys;
+        const keys = Array.from(node.live.subarray(0, node.liveCount), (r) => ({ fields: bkeyFields(t, r), value: new Uint8Array(t.value(r)) }));
+        leaf = {
+          sector: node.sector, bytes: new Uint8Array(node.buf), parentLevel: parent.level, maxKey: ptr.maxKey,
+          node: {
+            magic: sb.bsetMagic, btreeId: BTREE_ID_extents, level: 0, nodeSeq: node.nodeSeqFlag + 1, seq: randomBytes(8).readBigUInt64LE() | 1n,
+            minKey: node.minKey, maxKey: node.maxKey, journalSeq: node.bsets.reduce((m, b) => (b.journalSeq > m ? b.journalSeq : m), 0n),
+            version: sb.version, csumType: sb.metaCsumType, keys,
+          },
+        };
       });
     } finally {
       o.close();
@@ -74,14 +89,16 @@ describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
     const newSector = dest!.bucket * bucketSize;
     const oldBucket = Math.floor(leaf!.sector / bucketSize);
 
-    // 1. the node's bytes into the free bucket (a node does not record where it lives)
-    writeAt(img, newSector * 512, leaf!.bytes);
-    // 2. the parent's pointer: same seq and min_key, the new place, the bucket's gen
+    // 1. the node into the free bucket: its bytes (a node does not record where it lives), or a new node
+    const bytes = mode === 'copy' ? leaf!.bytes : newNode(leaf!.node, { nodeBytes: nodeSectors * 512, blockBytes: sb.blockSize * 512 });
+    writeAt(img, newSector * 512, bytes);
+    // 2. the parent's pointer: the new place and the bucket's gen (and the new node's seq)
     rewriteKey(img, BTREE_ID_extents, leaf!.parentLevel, leaf!.maxKey, (f) => {
       const v = readBtreePtrV2Value(f.value);
       expect(decodePtrs(f.value, BTREE_PTR_V2_HEADER_BYTES, f.value.length).map((p) => p.offset)).toEqual([leaf!.sector]);
       const entries = encodeExtentPtr({ dev: sb.devIdx, offset: newSector, gen: dest!.gen, cached: false });
-      return { kind: 'value', keyOffset: f.keyOff, value: encodeBtreePtrV2({ ...v, entries }) };
+      const seq = mode === 'copy' ? v.seq : leaf!.node.seq;
+      return { kind: 'value', keyOffset: f.keyOff, value: encodeBtreePtrV2({ ...v, seq, entries }) };
     });
     // 3. both buckets' alloc keys: the node's sectors move from the old bucket to the new one
     const oldBefore = alloc(findKey(img, BTREE_ID_alloc, 0, bucketPos(oldBucket)).value);
@@ -113,8 +130,9 @@ describe.skipIf(toolMissing)('a node moved into a free bucket', () => {
     try {
       let found = false;
       walkNodes(o2.fs, BTREE_ID_extents, (node) => {
-        if (node.sector === newSector) found = node.readable && node.errors.length === 0;
-        for (let k = 0; node.level > 0 && k < node.liveCount; k++) expect(node.keys.type[node.live[k]!]).toBe(KEY_TYPE_btree_ptr_v2);
+        if (node.sector !== newSector) return;
+        found = node.readable && node.errors.length === 0;
+        if (mode === 'rebuild') expect([node.seq, node.bsets.length, node.nodeSeqFlag]).toEqual([leaf!.node.seq, 1, leaf!.node.nodeSeq]);
       });
       expect(found, 'the moved node is read from its new bucket').toBe(true);
     } finally {
