@@ -45,7 +45,7 @@ export function writeBpos(buf: Uint8Array, off: number, p: Bpos): void {
 export function writeChecksum(type: number, buf: Uint8Array, csumOff: number, start: number, end: number): void {
   const c = bchChecksum32(type, buf, start, end);
   if (c === null) {
-    throw new Error(`cannot compute a ${CSUM_TYPE_NAMES[type] ?? `type ${type}`} checksum: only none, crc32c_nonzero and crc32c are supported, so this structure cannot be rewritten`);
+    throw new Error(`cannot compute a ${CSUM_TYPE_NAMES[type] ?? `type ${type}`} checksum: only none, crc32c_nonzero and crc32c are supported, so this structure cannot be rewritten by this tool (a filesystem with crc64 metadata checksums is read-only here)`);
   }
   buf.fill(0, csumOff, csumOff + 16);
   writeU32(buf, csumOff, c);

@@ -3,7 +3,7 @@
 // For rebuilding a node (over found children, from an older copy's keys) into a free bucket (buckets.ts).
 import { bposCmp, type Bpos } from './bpos.js';
 import { BKEY_NR_FIELDS, BKEY_FIELD_OFFSET, BKEY_FIELD_SIZE, readBkeyFormat, type BkeyFormat } from './bkey.js';
-import { encodeKey, writeBkeyFormat, type BkeyFields } from './encode-key.js';
+import { encodeKey, writeBkeyFormat, BKEY_FORMAT_BYTES, type BkeyFields } from './encode-key.js';
 import { encodeNode, type NodeGeometry } from './encode-node.js';
 
 const UNPACKED_BITS = [64, 64, 32, 32, 32, 64]; // bch2_bkey_format_current
@@ -69,7 +69,7 @@ export function bkeyFormatFor(keys: readonly BkeyFields[], range: readonly Bpos[
       spare -= r;
     }
   }
-  const buf = new Uint8Array(56);
+  const buf = new Uint8Array(BKEY_FORMAT_BYTES);
   writeBkeyFormat(buf, 0, { keyU64s, nrFields: BKEY_NR_FIELDS, bitsPerField: bits, fieldOffset: offsets, offHi: new Uint32Array(6), offLo: new Uint32Array(6) });
   return readBkeyFormat(buf, 0);
 }

@@ -7,8 +7,8 @@ import {
 } from './superblock.js';
 
 /** struct bch_sb_layout sits in the header at byte 240 (and alone at sector 7). */
-export const SB_LAYOUT_OFFSET = 240;
-export const SB_LAYOUT_BYTES = 512;
+const SB_LAYOUT_OFFSET = 240;
+const SB_LAYOUT_BYTES = 512;
 const SB_FIELD_HEADER_BYTES = 8;
 
 /** One superblock field: its type and its data after the 8-byte struct bch_sb_field (u64s, type). */
