@@ -151,6 +151,8 @@ export type NodeEdit =
   | { kind: 'ptrGen'; keyOffset: number; ptr: number; gen: number }
   | { kind: 'minKey'; pos: Bpos }
   | { kind: 'maxKey'; pos: Bpos }
+  /** the node's seq, which every bset carries and the parent's btree_ptr_v2 must equal */
+  | { kind: 'seq'; seq: bigint }
   /** removes the key from its bset (a later bset left empty is dropped: bcachefs rejects empty bsets) */
   | { kind: 'delete'; keyOffset: number }
   /** adds a key to bset `bset` (0 = first) at its place in position order; none may sit at its position */
@@ -210,6 +212,11 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
     }
     if (e.kind === 'maxKey') {
       img.header.maxKey = e.pos;
+      continue;
+    }
+    if (e.kind === 'seq') {
+      if (e.seq === 0n) throw new RangeError('a bset seq of 0 reads as a bad btree header');
+      for (const b of img.bsets) b.header.seq = e.seq;
       continue;
     }
     if (e.kind === 'insert') {

@@ -4,7 +4,7 @@
 import { expect } from 'vitest';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { constants, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openFilesystem } from '../../src-core/open.js';
@@ -63,10 +63,11 @@ export function copyImage(fx: string, gzPath = fixturePath(fx)): string {
   return img;
 }
 
-/** The real fsck -n, run from the image's folder as the fixtures were recorded. */
+/** The real fsck -n, run from the image's folder as the fixtures were recorded; a signal gives 128 + its number, as the shell reports it. */
 export function realFsck(img: string): { exit: number | null; out: string } {
   const r = spawnSync(TOOL, ['fsck', '-n', 'image.img'], { cwd: resolve(img, '..'), encoding: 'utf8', timeout: 120_000 });
-  return { exit: r.status, out: `${r.stdout}${r.stderr}` };
+  const exit = r.status ?? (r.signal ? 128 + constants.signals[r.signal] : null);
+  return { exit, out: `${r.stdout}${r.stderr}` };
 }
 
 /** A node's bytes and bsets (copied out: the walk reuses its buffers), and where the live key at pos sits. */
