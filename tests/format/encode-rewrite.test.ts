@@ -4,78 +4,18 @@
 // `fsck -n` must then find nothing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFilesystem } from '../../src-core/open.js';
-import type { Bpos } from '../../src-core/format/bpos.js';
-import {
-  BTREE_ID_alloc, BTREE_ID_NR, BTREE_ID_extents, BTREE_ID_reflink, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent,
-} from '../../src-core/format/names.js';
-import { ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES, type AllocUnpacked } from '../../src-core/format/values.js';
+import { BTREE_ID_alloc, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user } from '../../src-core/format/names.js';
 import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
 import { appendBset } from '../../src-core/format/encode-node.js';
 import { superblockCopy } from '../../src-core/format/encode-sb.js';
 import { resolve } from 'node:path';
 import { readFixtureText, PROJECT_ROOT } from '../helpers/fixtures.js';
 import {
-  alloc, bucketPos, copyImage, expectFsckClean, findKey, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes, writeAt,
+  alloc, bucketPos, copyImage, expectFsckClean, findKey, pointersInto, realFsck, removeImages, rewriteKey, setAlloc, toolMissing, walkNodes,
+  writeAt, wrongGen,
 } from './encode-helpers.js';
 
 afterAll(removeImages);
-
-/** A pointer into a bucket, and the key (btree, level, position) that holds it. */
-interface PtrRef {
-  btreeId: number;
-  level: number;
-  pos: Bpos;
-  gen: number;
-}
-
-/** Every pointer into a bucket of device 0: btree roots (level = root level + 1), node pointers, extents. */
-function pointersInto(img: string, bucket: number): PtrRef[] {
-  const o = openFilesystem(img);
-  const bucketSize = o.fs.sb.members[0]!.bucketSize;
-  const out: PtrRef[] = [];
-  const it = new ExtentEntryIter();
-  try {
-    for (let id = 0; id < BTREE_ID_NR; id++) {
-      const root = o.fs.roots[id]!;
-      for (const p of root.ptr.ptrs) {
-        if (p.dev === 0 && Math.floor(p.offset / bucketSize) === bucket) out.push({ btreeId: id, level: root.level + 1, pos: root.ptr.maxKey, gen: p.gen });
-      }
-      walkNodes(o.fs, id, (node) => {
-        if (!node.readable || (node.level === 0 && id !== BTREE_ID_extents && id !== BTREE_ID_reflink)) return;
-        const t = node.keys;
-        for (let k = 0; k < node.liveCount; k++) {
-          const row = node.live[k]!;
-          // only pointer-carrying values (inline_data, for one, holds file bytes)
-          if (t.type[row] !== KEY_TYPE_extent && t.type[row] !== KEY_TYPE_btree_ptr_v2) continue;
-          const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
-          it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
-          for (let e = it.next(); e >= 0; e = it.next()) {
-            if (e === BCH_EXTENT_ENTRY_ptr && it.ptrDev === 0 && Math.floor(it.ptrOffset / bucketSize) === bucket) {
-              out.push({ btreeId: id, level: node.level, pos: t.pos(row), gen: it.ptrGen });
-            }
-          }
-        }
-      });
-    }
-  } finally {
-    o.close();
-  }
-  return out;
-}
-
-/**
- * Which gen is wrong, from the evidence on disk: when every pointer into the bucket agrees and only the
- * bucket's gen differs, the bucket gen is wrong; when one pointer differs from the others and from the
- * bucket (which still holds live data: dirty sectors of the type its pointers say), that pointer is.
- */
-function wrongGen(ptrs: PtrRef[], a: AllocUnpacked): { bucketGen: number } | { ptr: PtrRef; gen: number } {
-  const gens = new Set(ptrs.map((p) => p.gen));
-  if (gens.size === 1) return { bucketGen: ptrs[0]!.gen };
-  const odd = ptrs.filter((p) => p.gen !== a.gen);
-  expect(odd.length, 'a single pointer disagrees with the bucket and the other pointers').toBe(1);
-  expect(a.dirtySectors, 'the bucket still holds data').toBeGreaterThan(0);
-  return { ptr: odd[0]!, gen: a.gen };
-}
 
 const injection = (fx: string): Record<string, unknown> & { bucket: number; old: number; new: number } =>
   JSON.parse(readFixtureText(fx, 'injections.json')!)[0];

@@ -7,7 +7,7 @@ import { openFilesystem } from '../../src-core/open.js';
 import { parseBtreeNode, type BtreeNode } from '../../src-core/btree/node.js';
 import { btreePtrFromKey, forEachKey } from '../../src-core/btree/fs.js';
 import { bposSuccessor, bposToText, type Bpos } from '../../src-core/format/bpos.js';
-import { BTREE_ID_extents, btreeIdByName } from '../../src-core/format/names.js';
+import { BTREE_ID_alloc, BTREE_ID_extents, btreeIdByName } from '../../src-core/format/names.js';
 import type { BtreePtr } from '../../src-core/format/values.js';
 import { encodeBtreePtrV2, readBtreePtrV2Value } from '../../src-core/format/encode-value.js';
 import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
@@ -15,7 +15,10 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFixtureText, PROJECT_ROOT } from '../helpers/fixtures.js';
-import { copyImage, expectFsckClean, realFsck, removeImages, toolMissing, walkNodes, writeAt } from './encode-helpers.js';
+import {
+  alloc, bucketPos, copyImage, expectFsckClean, findKey, pointersInto, realFsck, removeImages, setAlloc, toolMissing, walkNodes, writeAt, wrongGen,
+} from './encode-helpers.js';
+import { bchChecksum32 } from '../../src-core/format/bytes.js';
 
 afterAll(removeImages);
 
@@ -140,5 +143,43 @@ describe.skipIf(toolMissing)('topology put right in place, then the real fsck -n
     writeAt(img, f.node.sector * 512, rewriteNode(f.nodeBuf, f.node.bsets, [{ kind: 'seq', seq: f.ptr.seq! }], f.geo));
     expect(positions(img, BTREE_ID_extents), 'every extent of the clean base image').toEqual(basePositions(fx, 'extents'));
     expectFsckClean(img);
+  });
+
+  it('multi-gap-stale-sectors-b5 (three faults): the gap closed, the bucket gen and the dirty_sectors put back, one rewrite each: exit 0, every extent there', { timeout: 180_000 }, () => {
+    const fx = 'multi-gap-stale-sectors-b5';
+    const all = JSON.parse(readFixtureText(fx, 'injections.json')!) as { kind: string; bucket: number; child: { sector: number } }[];
+    const img = copyImage(fx);
+    expect(realFsck(img).exit).toBe(4);
+    const gap = all.find((i) => i.kind === 'gap')!;
+    const f = family(img, BTREE_ID_extents, gap.child.sector);
+    const start = bposSuccessor(f.prevMax!)!;
+    fix(img, f, [{ kind: 'minKey', pos: start }], (v) => [{ kind: 'value', keyOffset: f.ptrKeyOff, value: encodeBtreePtrV2({ ...v, minKey: start }) }]);
+    const stale = all.find((i) => i.kind === 'stale')!.bucket;
+    const w = wrongGen(pointersInto(img, stale), alloc(findKey(img, BTREE_ID_alloc, 0, bucketPos(stale)).value));
+    expect('bucketGen' in w).toBe(true);
+    setAlloc(img, stale, { gen: (w as { bucketGen: number }).bucketGen });
+    const sectors = all.find((i) => i.kind === 'alloc-sectors')!.bucket;
+    const m = new RegExp(`bucket 0:${sectors} gen \\d+ data type \\w+ has wrong dirty_sectors: got (\\d+), should be (\\d+)`).exec(readFixtureText(fx, 'fsck-n.txt')!);
+    expect(m).not.toBeNull();
+    setAlloc(img, sectors, { dirtySectors: Number(m![2]) });
+    expect(positions(img, BTREE_ID_extents), 'every extent of the clean base image').toEqual(basePositions(fx, 'extents'));
+    expectFsckClean(img);
+  });
+
+  it('badcsum-extents-b5: a node whose content still has the checksum recorded before the damage, rewritten with no edit: the real tool no longer reports the checksum, exit 0', { timeout: 120_000 }, () => {
+    const fx = 'badcsum-extents-b5';
+    const inj = injection(fx);
+    const img = copyImage(fx);
+    expect(realFsck(img).out).toMatch(/invalid checksum/);
+    const f = family(img, BTREE_ID_extents, inj.child.sector);
+    expect(f.node.bsets[0]!.csumOk).toBe(false);
+    // the evidence that the content is right: it checksums to the value stored before the damage
+    expect(bchChecksum32(f.node.bsets[0]!.csumType, f.nodeBuf, 16, f.node.bsets[0]!.keysEnd)).toBe(Number(inj.old));
+    const next = rewriteNode(f.nodeBuf, f.node.bsets, [], f.geo);
+    expect(Buffer.from(next.subarray(16))).toEqual(Buffer.from(f.nodeBuf.subarray(16)));
+    writeAt(img, f.node.sector * 512, next);
+    const r = realFsck(img);
+    expect(r.exit, r.out).toBe(0);
+    expect(r.out).not.toMatch(/invalid checksum/);
   });
 });
