@@ -4,8 +4,10 @@
 // `fsck -n` must then find nothing.
 import { afterAll, describe, expect, it } from 'vitest';
 import { openFilesystem } from '../../src-core/open.js';
-import { BTREE_ID_alloc, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user } from '../../src-core/format/names.js';
-import { encodeAllocV2 } from '../../src-core/format/encode-value.js';
+import { BTREE_ID_alloc, BTREE_ID_dirents, BTREE_ID_inodes, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user } from '../../src-core/format/names.js';
+import { encodeAllocV2, encodeDirent, withInodeFields } from '../../src-core/format/encode-value.js';
+import { BCH_INODE_FIELDS, direntName, inodeUnpack } from '../../src-core/format/values.js';
+import { readFileSync } from 'node:fs';
 import { appendBset } from '../../src-core/format/encode-node.js';
 import { superblockCopy } from '../../src-core/format/encode-sb.js';
 import { resolve } from 'node:path';
@@ -165,3 +167,39 @@ describe.skipIf(toolMissing)('why an unclean filesystem is replayed before any i
     expect(seen.out).toMatch(new RegExp(`bucket 0:${notInJournal} .*wrong data_type`));
   });
 });
+
+describe.skipIf(toolMissing)('inode and dirent fields put back in place, then the real fsck -n', () => {
+  const FS = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021-fs');
+  const FIELD: Record<string, string> = { 'inode-nlink': 'bi_nlink', 'inode-sectors': 'bi_sectors', 'inode-size': 'bi_size' };
+  it.each(['inode-nlink-b2', 'inode-sectors-b5', 'inode-size-b4', 'dirent-dtype-b6', 'dirent-inum-b5'])('%s: the injected field back to its old value: exit 0', { timeout: 120_000 }, (fx) => {
+    const inj = JSON.parse(readFileSync(resolve(FS, fx, 'injections.json'), 'utf8'))[0];
+    const img = copyImage(fx, resolve(FS, fx, 'image.img.gz'));
+    expect(realFsck(img).exit).toBe(4);
+    if (inj.btree === 'inodes') {
+      const field = FIELD[inj.kind]!;
+      const idx = BCH_INODE_FIELDS.findIndex(([n]) => n === field);
+      const pos = { inode: 0n, offset: BigInt(inj.inode), snapshot: 0xffffffff };
+      rewriteKey(img, BTREE_ID_inodes, 0, pos, (f) => {
+        expect(inodeUnpack(f.value)!.fields[idx]).toBe(BigInt(inj.new));
+        return { kind: 'value', keyOffset: f.keyOff, value: withInodeFields(f.value, { [field]: BigInt(inj.old) }) };
+      });
+    } else {
+      const [inode, offset] = (inj.key_pos as string).split(':');
+      const pos = { inode: BigInt(inode!), offset: BigInt(offset!), snapshot: 0xffffffff };
+      rewriteKey(img, BTREE_ID_dirents, 0, pos, (f) => {
+        let inum = new DataView(f.value.buffer, f.value.byteOffset).getBigUint64(0, true);
+        let type = f.value[8]!;
+        if (inj.kind === 'dirent-dtype') type = expectAndReturn(type, inj.new, inj.old);
+        else inum = BigInt(expectAndReturn(Number(inum), inj.new, inj.old));
+        return { kind: 'value', keyOffset: f.keyOff, value: encodeDirent(inum, type, direntName(f.value)) };
+      });
+    }
+    expectFsckClean(img);
+  });
+});
+
+/** Checks a field holds the injected value and gives the one to restore. */
+function expectAndReturn(now: number, injected: number, old: number): number {
+  expect(now).toBe(injected);
+  return old;
+}
