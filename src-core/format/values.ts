@@ -247,7 +247,7 @@ export function newAllocUnpacked(): AllocUnpacked {
   return { gen: 0, oldestGen: 0, dataType: 0, readTime: 0, writeTime: 0, dirtySectors: 0, cachedSectors: 0, stripe: 0, stripeRedundancy: 0 };
 }
 
-const ALLOC_V2_WIDTH = [64, 64, 16, 16, 32, 8];
+export const ALLOC_V2_WIDTH = [64, 64, 16, 16, 32, 8];
 const ALLOC_V1_BYTES = [2, 2, 1, 2, 2, 1, 4, 1]; // read_time write_time data_type dirty cached oldest_gen stripe stripe_redundancy
 
 const ALLOC_V2_FIELDS = ['readTime', 'writeTime', 'dirtySectors', 'cachedSectors', 'stripe', 'stripeRedundancy'] as const;
