@@ -4,7 +4,7 @@
 // once to a sparse temporary file first (not timed). The machine may be shared: the load is printed with
 // the figures, and only figures from the same run compare.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -127,11 +127,15 @@ async function main(): Promise<void> {
   const [mode, path] = process.argv.slice(2);
   if (mode === 'phases' && path) return phases(path);
   if (mode === 'walk' && path) return walk(path);
-  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli]] as const) {
+  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli], ['GNU time', '/usr/bin/time']] as const) {
     if (!existsSync(p)) {
-      console.error(`bench: the ${what} ${p} is missing (the image and the tool live in ../shared; the CLI is built by npm run build)`);
+      console.error(`bench: the ${what} ${p} is missing (the image and the tool live in ../shared; the CLI is built by npm run build; /usr/bin/time measures peak RSS: apt-get install time)`);
       process.exit(8);
     }
+  }
+  if (spawnSync('stdbuf', ['--version']).error) {
+    console.error('bench: stdbuf (GNU coreutils) is missing: it makes bcachefs fsck -v print line by line, for its phase timestamps');
+    process.exit(8);
   }
   const t = performance.now();
   const gz = gunzipToTemp(image);
