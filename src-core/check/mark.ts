@@ -5,7 +5,7 @@
 //
 // This is the hot loop: pointers are decoded into typed scratch arrays, and nothing is allocated per key
 // unless it is reported.
-import { btreePtrFromKey } from '../btree/fs.js';
+import { btreePtrEntriesStart, btreePtrFromKey } from '../format/btree-ptr.js';
 import type { BtreeNode } from '../btree/node.js';
 import type { KeyTable } from '../format/bkey.js';
 import { bposToText } from '../format/bpos.js';
@@ -14,7 +14,7 @@ import {
   KEY_TYPE_extent, KEY_TYPE_inode, KEY_TYPE_reflink_v, KEY_TYPE_reservation, KEY_TYPE_stripe, btreeName,
 } from '../format/names.js';
 import {
-  ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BCH_EXTENT_ENTRY_stripe_ptr, EXTENT_ENTRY_INVALID, BTREE_PTR_V2_HEADER_BYTES,
+  ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BCH_EXTENT_ENTRY_stripe_ptr, EXTENT_ENTRY_INVALID,
 } from '../format/values.js';
 import {
   BCH_REPLICAS_MAX, MARK_GEN_NEWER, MARK_STALE_CACHED, MARK_STALE_DIRTY, MARK_TOO_STALE, MARK_TYPE_MIXED, genCmp, type DevBuckets,
@@ -66,10 +66,11 @@ export class Marker {
   private readonly it = new ExtentEntryIter();
   // bkey_for_each_ptr_decode results of the key being marked
   private readonly pDev = new Uint8Array(MAX_PTRS);
-  private readonly pBucket = new Float64Array(MAX_PTRS);
+  // buckets and sector counts are small integers: Int32/Uint32 keep them unboxed in the hot loop
+  private readonly pBucket = new Int32Array(MAX_PTRS);
   private readonly pGen = new Uint8Array(MAX_PTRS);
   private readonly pCached = new Uint8Array(MAX_PTRS);
-  private readonly pSectors = new Float64Array(MAX_PTRS);
+  private readonly pSectors = new Uint32Array(MAX_PTRS);
   private readonly pOffset = new Float64Array(MAX_PTRS);
   private readonly pEc = new Uint8Array(MAX_PTRS);
   private readonly keyVersionHi: number;
@@ -145,12 +146,9 @@ export class Marker {
         start = t.valOff[row]! + 8;
         break;
       case KEY_TYPE_btree_ptr:
-        start = t.valOff[row]!;
-        isBtree = true;
-        dataType = BCH_DATA_btree;
-        break;
       case KEY_TYPE_btree_ptr_v2:
-        start = t.valOff[row]! + BTREE_PTR_V2_HEADER_BYTES;
+        start = btreePtrEntriesStart(t, row);
+        if (start < 0) return; // a btree_ptr_v2 too short for its header has no pointers
         isBtree = true;
         dataType = BCH_DATA_btree;
         break;
