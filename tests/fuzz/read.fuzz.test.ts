@@ -21,7 +21,7 @@ interface Region {
 
 /** The metadata of an image: superblocks, layout, journal buckets, every btree node. */
 function metadataRegions(img: Uint8Array): Region[] {
-  const fs = new Filesystem({ size: img.length, read: (o, l) => img.subarray(o, o + l) });
+  const fs = new Filesystem({ size: img.length, read: (o, l) => Buffer.from(img.buffer, img.byteOffset + o, l) });
   const sbLen = fs.sb.bytes.length;
   const regions: Region[] = [{ start: 7 * 512, len: 512 }];
   for (const s of fs.sb.layout.sbOffsets) {
@@ -51,7 +51,7 @@ async function exercise(img: Uint8Array, withCheck: boolean): Promise<'open-erro
     size: img.length,
     read: (o: number, l: number) => {
       if (o < 0 || o + l > img.length) throw new Error(`read past end (${o}+${l})`);
-      return img.slice(o, o + l);
+      return Buffer.from(img.slice(o, o + l).buffer);
     },
   };
   let fs: Filesystem;

@@ -168,7 +168,7 @@ describe('apply and undo', () => {
     const cancel = new CancellationTokenSource();
     const seen: unknown[] = [];
     withSession(p, (s) => {
-      const plans = syntheticSpecs(sectors).filter((x: { id: string }) => x.id !== 'b').map((spec: unknown) => planFromSpec(spec, (o: number, l: number) => s.dev.read(o, l)));
+      const plans = syntheticSpecs(sectors).filter((x) => x.id !== 'b').map((spec) => planFromSpec(spec, (o: number, l: number) => s.dev.read(o, l)));
       const r = s.applyAll(plans, {
         token: cancel.token,
         onProgress: (pr) => {

@@ -44,7 +44,7 @@ describe.each(allFixtures())('%s', (fx) => {
     services.push(s);
     await s.call('open', { path: 'image.img.gz' });
     const { checkId } = await s.call('check.start');
-    await s.wait((m) => 'event' in m && m.event === 'check.done' && m.data.checkId === checkId);
+    await s.wait((m) => 'event' in m && m.event === 'check.done' && (m.data as { checkId: number }).checkId === checkId);
     const viaService = await s.call('findings');
     expect(await s.end()).toBe(0);
     const viaCli = await cli;
