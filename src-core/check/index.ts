@@ -32,6 +32,7 @@ import {
   CheckAborted, FindingList, type CheckOptions, type CheckProgress, type CheckResult, type Finding, type Repair,
 } from './findings.js';
 import * as M from './messages.js';
+import { runFsckPasses } from '../fsck/index.js';
 import {
   DevBuckets, FsUsage, ReplicasTable, devUsageFromBuckets, emptyRecordedUsage, gcDone, genAfter, genCmp, newDevUsage,
   recordedFsUsage, BCH_REPLICAS_MAX, MARK_GEN_NEWER, MARK_STALE_CACHED, MARK_STALE_DIRTY,
@@ -208,6 +209,10 @@ class Checker {
         await this.readSkippedLeaves(id);
       }
       this.btree = undefined;
+      // bcachefs's fsck passes (src-core/fsck), which also read every leaf
+      const signal = this.opts.signal;
+      const token = { get isCancellationRequested() { return signal?.aborted === true; } };
+      await runFsckPasses(this.fs, this.out, { token, keyText: (t, row) => this.keyText(t, row), limitations: this.limitations });
     }
     this.progress('done');
   }

@@ -1,0 +1,62 @@
+// bcachefs's fsck passes after mark and sweep (libbcachefs/fsck.c bch2_fsck_full at a76f36fc6), in its
+// order. Each pass reads the btrees with the journal laid over them and reports through the same
+// FindingList as the checker, with stage 'fsck'. Like bcachefs, the passes stop at the first node they
+// cannot read ("error in fsck (-5)"): nothing after it is checked.
+import type { Filesystem } from '../btree/fs.js';
+import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
+import type { FindingList } from '../check/findings.js';
+import type { KeyTable } from '../format/bkey.js';
+import type { FsckPassName } from './classes.js';
+import { FsckContext } from './context.js';
+import { checkExtents } from './extents.js';
+import { checkInodes } from './inodes.js';
+import { checkNlinks } from './nlinks.js';
+import { checkRoot } from './root.js';
+
+export { FsckContext } from './context.js';
+export { FSCK_CLASSES, FSCK_PASSES, isFsckClass, type FsckClass } from './classes.js';
+
+export interface FsckPassOptions {
+  token?: CancellationToken;
+  /** the key text of fsck messages (bch2_bkey_val_to_text); the checker's marks stale pointers */
+  keyText?: (t: KeyTable, row: number) => string;
+  /** told when each pass starts */
+  onPass?: (pass: FsckPassName) => void;
+  /** where the passes say what they could not examine */
+  limitations?: string[];
+  /** the time each pass took, in ms, for measurements */
+  timings?: Partial<Record<FsckPassName, number>>;
+}
+
+/** bch2_fsck_full's passes in order; fsck-b's dirents, xattrs and directory structure passes go between. */
+const PASSES: readonly [FsckPassName, (ctx: FsckContext) => void][] = [
+  ['check_inodes', checkInodes],
+  ['check_extents', checkExtents],
+  ['check_root', checkRoot],
+  ['check_nlinks', checkNlinks],
+];
+
+/**
+ * Runs the passes; returns the context (the inode table, and where the passes stopped if they did). Yields to
+ * the event loop between passes; cancellation is polled within them.
+ */
+export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: FsckPassOptions = {}): Promise<FsckContext> {
+  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations);
+  const stage = out.stage;
+  out.stage = 'fsck';
+  try {
+    for (const [name, pass] of PASSES) {
+      ctx.pass = name;
+      opts.onPass?.(name);
+      await new Promise<void>((r) => setImmediate(r));
+      ctx.poll();
+      const t0 = performance.now();
+      pass(ctx);
+      if (opts.timings) opts.timings[name] = performance.now() - t0;
+      if (ctx.stop) break;
+    }
+  } finally {
+    out.stage = stage;
+  }
+  return ctx;
+}
