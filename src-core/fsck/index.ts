@@ -9,6 +9,7 @@ import type { KeyTable } from '../format/bkey.js';
 import type { FsckPassName } from './classes.js';
 import { FsckContext } from './context.js';
 import { checkExtents } from './extents.js';
+import { checkDirents, checkXattrs } from './dirents.js';
 import { checkInodes } from './inodes.js';
 import { checkNlinks } from './nlinks.js';
 import { checkRoot } from './root.js';
@@ -32,6 +33,8 @@ export interface FsckPassOptions {
 const PASSES: readonly [FsckPassName, (ctx: FsckContext) => void][] = [
   ['check_inodes', checkInodes],
   ['check_extents', checkExtents],
+  ['check_dirents', checkDirents],
+  ['check_xattrs', checkXattrs],
   ['check_root', checkRoot],
   ['check_nlinks', checkNlinks],
 ];
