@@ -10,6 +10,7 @@ import type { FsckPassName } from './classes.js';
 import { FsckContext } from './context.js';
 import { checkExtents } from './extents.js';
 import { checkDirents, checkXattrs } from './dirents.js';
+import { checkDirectoryStructure } from './dir-structure.js';
 import { checkInodes } from './inodes.js';
 import { checkNlinks } from './nlinks.js';
 import { checkRoot } from './root.js';
@@ -36,6 +37,7 @@ const PASSES: readonly [FsckPassName, (ctx: FsckContext) => void][] = [
   ['check_dirents', checkDirents],
   ['check_xattrs', checkXattrs],
   ['check_root', checkRoot],
+  ['check_directory_structure', checkDirectoryStructure],
   ['check_nlinks', checkNlinks],
 ];
 
