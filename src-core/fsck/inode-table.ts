@@ -54,16 +54,28 @@ function unpackFields(val: Uint8Array, off: number, end: number, flags: number):
   flo.fill(0);
   if (flags & INODE_NEW_VARINT) {
     for (let f = 0; f < FIELD_BITS.length && f < nr; f++) {
-      if (!varintDecode(val, p, end)) return false;
-      p += varint.bytes;
-      const hi = varint.hi;
-      const lo = varint.lo;
-      if (FIELD_BITS[f]! > 64) {
+      // most fields are one-byte varints (low bit clear: value = byte >> 1): decoded here, the rest by
+      // varintDecode, as this loop runs for every inode
+      let hi = 0;
+      let lo = 0;
+      if (p < end && (val[p]! & 1) === 0) {
+        lo = val[p++]! >>> 1;
+      } else {
         if (!varintDecode(val, p, end)) return false;
         p += varint.bytes;
-        if (varint.hi !== 0 || varint.lo !== 0) return false;
+        hi = varint.hi;
+        lo = varint.lo;
       }
-      if (!fits(hi, lo, FIELD_BITS[f]!)) return false;
+      // the high part of a time must be zero (u96 is a u64 in 2021)
+      if (FIELD_BITS[f]! > 64) {
+        if (p < end && val[p] === 0) {
+          p++;
+        } else {
+          if (!varintDecode(val, p, end) || varint.hi !== 0 || varint.lo !== 0) return false;
+          p += varint.bytes;
+        }
+      }
+      if (!fits(f, hi, lo)) return false;
       fhi[f] = hi;
       flo[f] = lo;
     }
@@ -89,16 +101,18 @@ function unpackFields(val: Uint8Array, off: number, end: number, flags: number):
       lo = ((lo << 8) | b) >>> 0;
     }
     p += bytes;
-    if (!fits(hi, lo, FIELD_BITS[f]!)) return false;
+    if (!fits(f, hi, lo)) return false;
     fhi[f] = hi;
     flo[f] = lo;
   }
   return true;
 }
 
-function fits(hi: number, lo: number, bits: number): boolean {
-  if (bits >= 64) return true;
-  return hi === 0 && (bits === 32 || lo < 2 ** bits);
+/** the largest low half a field of each width holds (fields of 64 bits and more take any value) */
+const FIELD_MAX_LO = FIELD_BITS.map((b) => (b >= 32 ? 0xffffffff : 2 ** b - 1));
+
+function fits(f: number, hi: number, lo: number): boolean {
+  return FIELD_BITS[f]! >= 64 || (hi === 0 && lo <= FIELD_MAX_LO[f]!);
 }
 
 const INITIAL_ROWS = 1024;
