@@ -4,15 +4,13 @@ import { isDir } from './inode-table.js';
 
 export function checkRoot(ctx: FsckContext): void {
   const r = ctx.inodes.find(0, BCACHEFS_ROOT_INO);
-  if (r < 0) {
-    // under -n bcachefs goes on to test the mode of an inode it never read (uninitialised memory): what it
-    // prints after this is not predictable, so only this is reported
-    ctx.report('root_dir_missing', 'root directory missing', 'inode:4096', { btree: 'inodes' });
-    return;
-  }
-  if (!isDir(ctx.inodes.mode[r]!)) {
+  if (r < 0) ctx.report('root_dir_missing', 'root directory missing', 'inode:4096', { btree: 'inodes' });
+  // under -n bcachefs then tests the mode of the inode it did not find, in a struct it never filled: the real
+  // tool reads it as zero there (not a directory) and says so too
+  const mode = r < 0 ? 0 : ctx.inodes.mode[r]!;
+  if (!isDir(mode)) {
     ctx.report('root_not_dir', 'root inode not a directory', 'inode:4096', {
-      btree: 'inodes', field: 'bi_mode', actual: ctx.inodes.mode[r]!.toString(8),
+      btree: 'inodes', field: 'bi_mode', actual: mode.toString(8),
     });
   }
 }
