@@ -156,6 +156,8 @@ export class FsckContext {
 export const ROW_SECTORS_RECOUNTED = 1;
 /** the extents past i_size were deleted (I_SIZE_DIRTY) from sector `truncateSector` on */
 export const ROW_TRUNCATED = 2;
+/** (fsck-b) a dirent at the inode's backpointer points to it: inode_backpointer_exists, set by check_dirents */
+export const ROW_BACKPTR_FOUND = 4;
 
 const KEY_BYTES_MAX = 256 * 8;
 

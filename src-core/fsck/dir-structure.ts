@@ -3,20 +3,12 @@
 // are followed up to the root, and coming back to a directory already on the way is a loop. Under -n
 // nothing is reattached: the walk of an inode ends at the first problem.
 import { u64HiLoToString as s64 } from '../format/bytes.js';
-import { BCACHEFS_ROOT_INO, type FsckContext } from './context.js';
-import type { DirentIndex } from './dirent-index.js';
-import { isDir, modeToType, type InodeTable } from './inode-table.js';
-
-/** inode_backpointer_exists: the dirent at row r's backpointer exists and points to r's inode. */
-export function backpointerExists(inodes: InodeTable, dirents: DirentIndex, r: number): boolean {
-  const d = dirents.find(inodes.dirHi[r]!, inodes.dirLo[r]!, inodes.dirOffHi[r]!, inodes.dirOffLo[r]!);
-  return d >= 0 && dirents.inumHi[d] === inodes.inumHi[r] && dirents.inumLo[d] === inodes.inumLo[r];
-}
+import { BCACHEFS_ROOT_INO, ROW_BACKPTR_FOUND, type FsckContext } from './context.js';
+import { isDir, modeToType } from './inode-table.js';
 
 export function checkDirectoryStructure(ctx: FsckContext): void {
   const inodes = ctx.inodes;
-  const dirents = ctx.dirents;
-  if (!dirents) return; // check_dirents stopped, and bcachefs with it
+  if (!ctx.dirents) return; // check_dirents stopped, and bcachefs with it
   // the directories on the way up from the inode being checked (bcachefs's pathbuf)
   let path = new Uint32Array(64);
   for (let start = 0; start < inodes.n; start++) {
@@ -24,7 +16,8 @@ export function checkDirectoryStructure(ctx: FsckContext): void {
     let r = start;
     let depth = 0;
     while (inodes.inumHi[r] !== 0 || inodes.inumLo[r] !== BCACHEFS_ROOT_INO) {
-      if (!backpointerExists(inodes, dirents, r)) {
+      // inode_backpointer_exists, as check_dirents found it
+      if (!(inodes.state[r]! & ROW_BACKPTR_FOUND)) {
         const inum = s64(inodes.inumHi[r]!, inodes.inumLo[r]!);
         const bp = `${s64(inodes.dirHi[r]!, inodes.dirLo[r]!)}:${s64(inodes.dirOffHi[r]!, inodes.dirOffLo[r]!)}`;
         ctx.report('inode_unreachable',

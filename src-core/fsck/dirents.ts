@@ -5,9 +5,9 @@ import { u64HiLoToString, readU32 } from '../format/bytes.js';
 import { pbuf } from '../check/messages.js';
 import type { KeyTable } from '../format/bkey.js';
 import { BTREE_ID_dirents, BTREE_ID_xattrs, KEY_TYPE_dirent, KEY_TYPE_xattr } from '../format/names.js';
-import { BCACHEFS_ROOT_INO, type FsckContext } from './context.js';
+import { BCACHEFS_ROOT_INO, ROW_BACKPTR_FOUND, type FsckContext } from './context.js';
 import { DirentIndex } from './dirent-index.js';
-import { DT_DIR, isDir, modeToType } from './inode-table.js';
+import { DT_DIR, isDir, modeToType, type InodeTable } from './inode-table.js';
 import { StrHash } from './str-hash.js';
 
 const s64 = u64HiLoToString;
@@ -91,9 +91,16 @@ function probeKey(p: ProbeTable, offHi: number, offLo: number, hHi: number, hLo:
   }
 }
 
-function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number, hHi: number, hLo: number, loc: string): void {
+/** A finding's location: the key's btree and position (made only when reporting: no string per key). */
+function keyLoc(btree: string, t: KeyTable, row: number): string {
+  return `${btree}:${s64(t.inodeHi[row]!, t.inodeLo[row]!)}:${s64(t.offsetHi[row]!, t.offsetLo[row]!)}`;
+}
+
+function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number, hHi: number, hLo: number): void {
+  if (!probe.duplicates && !probe.badHash) return;
   const btree = btreeId === BTREE_ID_dirents ? 'dirents' : 'xattrs';
-  const text = probe.duplicates || probe.badHash ? pbuf(ctx.keyText(t, row), 200) : '';
+  const loc = keyLoc(btree, t, row);
+  const text = pbuf(ctx.keyText(t, row), 200);
   for (let d = 0; d < probe.duplicates; d++) {
     ctx.report('hash_duplicate_key', `duplicate hash table keys:\n${text}`, loc, { btree, key: text });
   }
@@ -151,7 +158,15 @@ export function checkDirents(ctx: FsckContext): void {
     const isDirent = t.type[row] === KEY_TYPE_dirent;
     const v = t.valOff[row]!;
     const buf = t.buf;
-    if (isDirent) index.push(inHi, inLo, offHi, offLo, readU32(buf, v + 4), readU32(buf, v), buf[v + 8]!);
+    let target = -1;
+    if (isDirent) {
+      const dInumLo = readU32(buf, v);
+      const dInumHi = readU32(buf, v + 4);
+      index.push(inHi, inLo, offHi, offLo, dInumHi, dInumLo, buf[v + 8]!);
+      target = inodes.find(dInumHi, dInumLo);
+      // every dirent, also those the checks below skip, is one inode_backpointer_exists can find
+      if (target >= 0 && isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) inodes.state[target]! |= ROW_BACKPTR_FOUND;
+    }
     // the pass starts at POS(BCACHEFS_ROOT_INO, 0)
     if (inHi === 0 && inLo < BCACHEFS_ROOT_INO) return;
 
@@ -171,15 +186,14 @@ export function checkDirents(ctx: FsckContext): void {
       table.n = 0;
       if (have) hash.setInfo(inodes.strHashType(w), inodes.hashSeedHi[w]!, inodes.hashSeedLo[w]!);
     }
-    const loc = `dirents:${s64(inHi, inLo)}:${s64(offHi, offLo)}`;
     if (!have) {
       const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_in_missing_dir', `dirent in nonexisting directory:\n${text}`, loc, { btree: 'dirents', key: text });
+      ctx.report('dirent_in_missing_dir', `dirent in nonexisting directory:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
     }
     const wMode = w >= 0 ? inodes.mode[w]! : 0;
     if (!isDir(wMode)) {
       const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, loc, { btree: 'dirents', key: text });
+      ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
     }
     let nameLen = 0;
     if (isDirent) {
@@ -202,17 +216,14 @@ export function checkDirents(ctx: FsckContext): void {
     const hLo = hash.lo;
     if (hHi !== offHi || hLo !== offLo) {
       probeKey(table, offHi, offLo, hHi, hLo, nameLen + 1);
-      reportHash(ctx, BTREE_ID_dirents, t, row, hHi, hLo, loc);
+      reportHash(ctx, BTREE_ID_dirents, t, row, hHi, hLo);
     }
     table.push(offHi, offLo, hHi, hLo, nameLen + 1);
 
-    const dInumLo = readU32(buf, v);
-    const dInumHi = readU32(buf, v + 4);
     const dType = buf[v + 8]!;
-    const target = inodes.find(dInumHi, dInumLo);
     if (target < 0) {
       const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, loc, { btree: 'dirents', key: text });
+      ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
       return;
     }
     // an inode without a backpointer gets this dirent as its backpointer (fsck -n makes this update in memory)
@@ -221,19 +232,17 @@ export function checkDirents(ctx: FsckContext): void {
       inodes.dirLo[target] = inLo;
       inodes.dirOffHi[target] = offHi;
       inodes.dirOffLo[target] = offLo;
+      inodes.state[target]! |= ROW_BACKPTR_FOUND;
     }
-    const bdHi = inodes.dirHi[target]!;
-    const bdLo = inodes.dirLo[target]!;
-    const boHi = inodes.dirOffHi[target]!;
-    const boLo = inodes.dirOffLo[target]!;
-    if (bdHi !== inHi || bdLo !== inLo || boHi !== offHi || boLo !== offLo) {
-      const d: Deferred = { at: ctx.out.items.length, target, dirHi: inHi, dirLo: inLo, offHi, offLo, loc };
-      if (cmpPos(bdHi, bdLo, boHi, boLo, inHi, inLo, offHi, offLo) < 0) reportBackpointer(ctx, index, d);
+    if (!isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) {
+      const d: Deferred = { at: ctx.out.items.length, target, dirHi: inHi, dirLo: inLo, offHi, offLo, loc: keyLoc('dirents', t, row) };
+      const before = cmpPos(inodes.dirHi[target]!, inodes.dirLo[target]!, inodes.dirOffHi[target]!, inodes.dirOffLo[target]!, inHi, inLo, offHi, offLo) < 0;
+      if (before) reportBackpointer(ctx, index, d);
       else deferred.push(d);
     }
     if (dType !== modeToType(inodes.mode[target]!)) {
       const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_wrong_d_type', `incorrect d_type: should be ${modeToType(inodes.mode[target]!)}:\n${text}`, loc,
+      ctx.report('dirent_wrong_d_type', `incorrect d_type: should be ${modeToType(inodes.mode[target]!)}:\n${text}`, keyLoc('dirents', t, row),
         { btree: 'dirents', key: text, field: 'd_type', expected: modeToType(inodes.mode[target]!), actual: dType });
     }
     if (dType === DT_DIR) nrSubdirs++;
@@ -264,6 +273,11 @@ class Skip {
     }
     return this.removed;
   }
+}
+
+/** inode_backpointer_matches: row r's bi_dir:bi_dir_offset is this position. */
+function isBackpointer(inodes: InodeTable, r: number, dirHi: number, dirLo: number, offHi: number, offLo: number): boolean {
+  return inodes.dirLo[r] === dirLo && inodes.dirOffLo[r] === offLo && inodes.dirOffHi[r] === offHi && inodes.dirHi[r] === dirHi;
 }
 
 function cmpPos(aiH: number, aiL: number, aoH: number, aoL: number, biH: number, biL: number, boH: number, boL: number): number {
@@ -328,9 +342,7 @@ export function checkXattrs(ctx: FsckContext): void {
         hashSet = true;
       }
     }
-    const inum = s64(inHi, inLo);
-    const loc = `xattrs:${inum}:${s64(offHi, offLo)}`;
-    if (!have) ctx.report('xattr_missing_inode', `xattr for missing inode ${inum}`, loc, { btree: 'xattrs' });
+    if (!have) ctx.report('xattr_missing_inode', `xattr for missing inode ${s64(inHi, inLo)}`, keyLoc('xattrs', t, row), { btree: 'xattrs' });
     if (t.type[row] !== KEY_TYPE_xattr || !hashSet) {
       table.push(offHi, offLo, 0, 0, 0);
       return;
@@ -345,7 +357,7 @@ export function checkXattrs(ctx: FsckContext): void {
       const hHi = hash.hi;
       const hLo = hash.lo;
       probeKey(table, offHi, offLo, hHi, hLo, nameKey);
-      reportHash(ctx, BTREE_ID_xattrs, t, row, hHi, hLo, loc);
+      reportHash(ctx, BTREE_ID_xattrs, t, row, hHi, hLo);
     }
     table.push(offHi, offLo, hash.hi, hash.lo, nameKey);
   });

@@ -40,6 +40,9 @@ const CRC64_LO = new Uint32Array(256);
 }
 
 const SEED = new Uint8Array(8);
+/** an xattr's type byte and name, as one message */
+const XATTR = new Uint8Array(1 + 255);
+const LAST = new Uint8Array(8);
 
 /**
  * The hash of one directory's (or one inode's xattrs') names. `setInfo` is bch2_hash_info_init; each hash
@@ -55,13 +58,6 @@ export class StrHash {
   private k0l = 0;
   private k1h = 0;
   private k1l = 0;
-  // SipHash state v0..v3 and its partial-block buffer, as SIPHASH_CTX
-  private v = new Uint32Array(8);
-  private buf = new Uint8Array(8);
-  private bytes = 0;
-  // crc state
-  private ch = 0;
-  private cl = 0;
 
   /** bch2_hash_info_init: `type` from the inode's bi_flags, the key from its bi_hash_seed (u32 halves). */
   setInfo(type: number, seedHi: number, seedLo: number): void {
@@ -73,9 +69,7 @@ export class StrHash {
     this.k1l = 0;
     if (type === BCH_STR_HASH_SIPHASH_OLD) {
       // the key is the first 16 bytes of sha256(bi_hash_seed)
-      const dv = new DataView(SEED.buffer);
-      dv.setUint32(0, seedLo, true);
-      dv.setUint32(4, seedHi, true);
+      seedBytes(seedHi, seedLo);
       const d = createHash('sha256').update(SEED).digest();
       this.k0l = d.readUInt32LE(0);
       this.k0h = d.readUInt32LE(4);
@@ -84,203 +78,158 @@ export class StrHash {
     }
   }
 
-  /** True for the types bcachefs knows (others make it BUG()). */
-  knownType(): boolean {
-    return this.type >= BCH_STR_HASH_CRC32C && this.type <= BCH_STR_HASH_SIPHASH;
-  }
-
   /** bch2_dirent_hash of name bytes buf[off, off + len): the hash, at least 2 ([0, 2) is kept for dots). */
   dirent(buf: Uint8Array, off: number, len: number): void {
-    this.init();
-    this.update(buf, off, len);
-    this.end();
+    if (this.type === BCH_STR_HASH_CRC32C || this.type === BCH_STR_HASH_CRC64) {
+      this.crc(buf, off, len);
+    } else {
+      // the last block: the tail bytes, then the length in the top byte
+      const full = len & ~7;
+      let tl = 0;
+      let th = (len & 0xff) << 24;
+      for (let i = len - 1; i >= full; i--) {
+        const b = buf[off + i]!;
+        if (i - full >= 4) th |= b << (8 * (i - full - 4));
+        else tl |= b << (8 * (i - full));
+      }
+      this.sip(buf, off, full >>> 3, th >>> 0, tl >>> 0);
+    }
     if (this.hi === 0 && this.lo < 2) this.lo = 2;
   }
 
-  /** bch2_xattr_hash: the type byte, then the name (two updates: SipHash's partial-block handling shows). */
+  /**
+   * bch2_xattr_hash: the type byte, then the name, in two updates. siphash.c's update copies the tail left
+   * after completing a partial block to buf[used] instead of buf[0]: for names of 7 bytes or more, the last
+   * block keeps the type byte in front, has the tail from byte 1 on, and the end's padding zeroes from byte
+   * (1 + len) % 8 on.
+   */
   xattr(xType: number, buf: Uint8Array, off: number, len: number): void {
-    this.init();
-    SEED[0] = xType;
-    this.update(SEED, 0, 1);
-    this.update(buf, off, len);
-    this.end();
-  }
-
-  private init(): void {
-    switch (this.type) {
-      case BCH_STR_HASH_CRC32C:
-        seedBytes(this.k0h, this.k0l);
-        this.cl = crc32cUpdate(0xffff_ffff, SEED, 0, 8);
-        break;
-      case BCH_STR_HASH_CRC64:
-        this.ch = 0xffff_ffff;
-        this.cl = 0xffff_ffff;
-        seedBytes(this.k0h, this.k0l);
-        this.crc64(SEED, 0, 8);
-        break;
-      default: {
-        const v = this.v;
-        v[0] = 0x736f6d65 ^ this.k0h;
-        v[1] = 0x70736575 ^ this.k0l;
-        v[2] = 0x646f7261 ^ this.k1h;
-        v[3] = 0x6e646f6d ^ this.k1l;
-        v[4] = 0x6c796765 ^ this.k0h;
-        v[5] = 0x6e657261 ^ this.k0l;
-        v[6] = 0x74656462 ^ this.k1h;
-        v[7] = 0x79746573 ^ this.k1l;
-        this.buf.fill(0);
-        this.bytes = 0;
-      }
-    }
-  }
-
-  private update(src: Uint8Array, off: number, len: number): void {
-    if (this.type === BCH_STR_HASH_CRC32C) {
-      this.cl = crc32cUpdate(this.cl, src, off, off + len);
+    XATTR[0] = xType;
+    for (let i = 0; i < len; i++) XATTR[1 + i] = buf[off + i]!;
+    if (this.type === BCH_STR_HASH_CRC32C || this.type === BCH_STR_HASH_CRC64) {
+      this.crc(XATTR, 0, 1 + len);
       return;
     }
-    if (this.type === BCH_STR_HASH_CRC64) {
-      this.crc64(src, off, len);
-      return;
+    const total = 1 + len;
+    const full = total & ~7;
+    const used = total & 7;
+    const last = LAST.fill(0);
+    if (len < 7) {
+      for (let i = 0; i < total; i++) last[i] = XATTR[i]!;
+    } else if (used > 0) {
+      last[0] = xType;
+      for (let i = 1; i < used; i++) last[i] = XATTR[full + i - 1]!;
     }
-    // SipHash_Update, as written in siphash.c
-    if (len === 0) return;
-    const buf = this.buf;
-    const used = this.bytes & 7;
-    this.bytes = (this.bytes + len) >>> 0;
-    let p = off;
-    if (used > 0) {
-      const left = 8 - used;
-      if (len < left) {
-        buf.set(src.subarray(p, p + len), used);
-        return;
-      }
-      buf.set(src.subarray(p, p + left), used);
-      this.compress(le32(buf, 4), le32(buf, 0), 2);
-      len -= left;
-      p += left;
-    }
-    while (len >= 8) {
-      this.compress(le32(src, p + 4), le32(src, p), 2);
-      len -= 8;
-      p += 8;
-    }
-    // siphash.c copies the tail to buf[used], not buf[0]: after a partial block this misplaces the bytes,
-    // and names hashed in two updates (xattrs) depend on it
-    if (len > 0) buf.set(src.subarray(p, p + len), used);
+    last[7] = total & 0xff;
+    this.sip(XATTR, 0, full >>> 3, le32(last, 4), le32(last, 0));
   }
 
-  private end(): void {
+  /** crc32c(~0, seed) then the bytes, or crc64_be the same way, then bch2_str_hash_end. */
+  private crc(src: Uint8Array, off: number, len: number): void {
+    seedBytes(this.k0h, this.k0l);
     if (this.type === BCH_STR_HASH_CRC32C) {
       this.hi = 0;
-      this.lo = this.cl >>> 0;
+      this.lo = crc32cUpdate(crc32cUpdate(0xffff_ffff, SEED, 0, 8), src, off, off + len);
       return;
     }
-    let hi: number;
-    let lo: number;
-    if (this.type === BCH_STR_HASH_CRC64) {
-      hi = this.ch;
-      lo = this.cl;
-    } else {
-      // SipHash_End
-      const buf = this.buf;
-      const used = this.bytes & 7;
-      buf.fill(0, used, 7);
-      buf[7] = this.bytes & 0xff;
-      this.compress(le32(buf, 4), le32(buf, 0), 2);
-      this.v[5] = (this.v[5]! ^ 0xff) >>> 0;
-      this.compress(0, 0, 4, true);
-      const v = this.v;
-      hi = (v[0]! ^ v[2]! ^ v[4]! ^ v[6]!) >>> 0;
-      lo = (v[1]! ^ v[3]! ^ v[5]! ^ v[7]!) >>> 0;
+    let hi = 0xffff_ffff;
+    let lo = 0xffff_ffff;
+    for (let pass = 0; pass < 2; pass++) {
+      const b = pass === 0 ? SEED : src;
+      const s = pass === 0 ? 0 : off;
+      const e = pass === 0 ? 8 : off + len;
+      for (let i = s; i < e; i++) {
+        const t = ((hi >>> 24) ^ b[i]!) & 0xff;
+        hi = (CRC64_HI[t]! ^ ((hi << 8) | (lo >>> 24))) >>> 0;
+        lo = (CRC64_LO[t]! ^ (lo << 8)) >>> 0;
+      }
     }
     // >> 1
     this.lo = ((lo >>> 1) | (hi << 31)) >>> 0;
     this.hi = hi >>> 1;
   }
 
-  private crc64(src: Uint8Array, off: number, len: number): void {
-    let hi = this.ch;
-    let lo = this.cl;
-    for (let i = off; i < off + len; i++) {
-      const t = ((hi >>> 24) ^ src[i]!) & 0xff;
-      hi = (CRC64_HI[t]! ^ ((hi << 8) | (lo >>> 24))) >>> 0;
-      lo = (CRC64_LO[t]! ^ (lo << 8)) >>> 0;
-    }
-    this.ch = hi;
-    this.cl = lo;
-  }
-
   /**
-   * SipHash_CRounds with message word m = (mh, ml): v3 ^= m, `rounds` SipRounds, v0 ^= m. With `bare`, only
-   * the rounds (the finalisation).
+   * SipHash-2-4 (siphash.c) of `blocks` 8-byte blocks at src[off..] and a last block (th, tl), then >> 1
+   * (bch2_str_hash_end). u64s are (hi, lo) halves in locals; the round is written once: a block is its
+   * two rounds, the finalisation four more.
    */
-  private compress(mh: number, ml: number, rounds: number, bare = false): void {
-    const v = this.v;
-    let v0h = v[0]!, v0l = v[1]!, v1h = v[2]!, v1l = v[3]!, v2h = v[4]!, v2l = v[5]!, v3h = v[6]!, v3l = v[7]!;
-    if (!bare) {
+  private sip(src: Uint8Array, off: number, blocks: number, th: number, tl: number): void {
+    let v0h = 0x736f6d65 ^ this.k0h, v0l = 0x70736575 ^ this.k0l;
+    let v1h = 0x646f7261 ^ this.k1h, v1l = 0x6e646f6d ^ this.k1l;
+    let v2h = 0x6c796765 ^ this.k0h, v2l = 0x6e657261 ^ this.k0l;
+    let v3h = 0x74656462 ^ this.k1h, v3l = 0x79746573 ^ this.k1l;
+    for (let b = 0; b <= blocks + 1; b++) {
+      let mh = 0;
+      let ml = 0;
+      let rounds = 2;
+      if (b < blocks) {
+        const p = off + 8 * b;
+        ml = src[p]! | (src[p + 1]! << 8) | (src[p + 2]! << 16) | (src[p + 3]! << 24);
+        mh = src[p + 4]! | (src[p + 5]! << 8) | (src[p + 6]! << 16) | (src[p + 7]! << 24);
+      } else if (b === blocks) {
+        mh = th;
+        ml = tl;
+      } else {
+        v2l ^= 0xff;
+        rounds = 4;
+      }
       v3h ^= mh;
       v3l ^= ml;
-    }
-    for (let r = 0; r < rounds; r++) {
-      let t: number;
-      // v0 += v1; v2 += v3 (lo halves as unsigned for the carry)
-      t = ((v0l >>> 0) + (v1l >>> 0)) >>> 0;
-      v0h = (v0h + v1h + (t < v0l >>> 0 ? 1 : 0)) | 0;
-      v0l = t;
-      t = ((v2l >>> 0) + (v3l >>> 0)) >>> 0;
-      v2h = (v2h + v3h + (t < v2l >>> 0 ? 1 : 0)) | 0;
-      v2l = t;
-      // v1 = rol(v1, 13); v3 = rol(v3, 16)
-      t = (v1h << 13) | (v1l >>> 19);
-      v1l = (v1l << 13) | (v1h >>> 19);
-      v1h = t;
-      t = (v3h << 16) | (v3l >>> 16);
-      v3l = (v3l << 16) | (v3h >>> 16);
-      v3h = t;
-      // v1 ^= v0; v3 ^= v2; v0 = rol(v0, 32)
-      v1h ^= v0h;
-      v1l ^= v0l;
-      v3h ^= v2h;
-      v3l ^= v2l;
-      t = v0h;
-      v0h = v0l;
-      v0l = t;
-      // v2 += v1; v0 += v3
-      t = ((v2l >>> 0) + (v1l >>> 0)) >>> 0;
-      v2h = (v2h + v1h + (t < v2l >>> 0 ? 1 : 0)) | 0;
-      v2l = t;
-      t = ((v0l >>> 0) + (v3l >>> 0)) >>> 0;
-      v0h = (v0h + v3h + (t < v0l >>> 0 ? 1 : 0)) | 0;
-      v0l = t;
-      // v1 = rol(v1, 17); v3 = rol(v3, 21)
-      t = (v1h << 17) | (v1l >>> 15);
-      v1l = (v1l << 17) | (v1h >>> 15);
-      v1h = t;
-      t = (v3h << 21) | (v3l >>> 11);
-      v3l = (v3l << 21) | (v3h >>> 11);
-      v3h = t;
-      // v1 ^= v2; v3 ^= v0; v2 = rol(v2, 32)
-      v1h ^= v2h;
-      v1l ^= v2l;
-      v3h ^= v0h;
-      v3l ^= v0l;
-      t = v2h;
-      v2h = v2l;
-      v2l = t;
-    }
-    if (!bare) {
+      for (let r = 0; r < rounds; r++) {
+        let t: number;
+        // v0 += v1; v2 += v3 (lo halves as unsigned for the carry)
+        t = ((v0l >>> 0) + (v1l >>> 0)) >>> 0;
+        v0h = (v0h + v1h + (t < v0l >>> 0 ? 1 : 0)) | 0;
+        v0l = t;
+        t = ((v2l >>> 0) + (v3l >>> 0)) >>> 0;
+        v2h = (v2h + v3h + (t < v2l >>> 0 ? 1 : 0)) | 0;
+        v2l = t;
+        // v1 = rol(v1, 13); v3 = rol(v3, 16)
+        t = (v1h << 13) | (v1l >>> 19);
+        v1l = (v1l << 13) | (v1h >>> 19);
+        v1h = t;
+        t = (v3h << 16) | (v3l >>> 16);
+        v3l = (v3l << 16) | (v3h >>> 16);
+        v3h = t;
+        // v1 ^= v0; v3 ^= v2; v0 = rol(v0, 32)
+        v1h ^= v0h;
+        v1l ^= v0l;
+        v3h ^= v2h;
+        v3l ^= v2l;
+        t = v0h;
+        v0h = v0l;
+        v0l = t;
+        // v2 += v1; v0 += v3
+        t = ((v2l >>> 0) + (v1l >>> 0)) >>> 0;
+        v2h = (v2h + v1h + (t < v2l >>> 0 ? 1 : 0)) | 0;
+        v2l = t;
+        t = ((v0l >>> 0) + (v3l >>> 0)) >>> 0;
+        v0h = (v0h + v3h + (t < v0l >>> 0 ? 1 : 0)) | 0;
+        v0l = t;
+        // v1 = rol(v1, 17); v3 = rol(v3, 21)
+        t = (v1h << 17) | (v1l >>> 15);
+        v1l = (v1l << 17) | (v1h >>> 15);
+        v1h = t;
+        t = (v3h << 21) | (v3l >>> 11);
+        v3l = (v3l << 21) | (v3h >>> 11);
+        v3h = t;
+        // v1 ^= v2; v3 ^= v0; v2 = rol(v2, 32)
+        v1h ^= v2h;
+        v1l ^= v2l;
+        v3h ^= v0h;
+        v3l ^= v0l;
+        t = v2h;
+        v2h = v2l;
+        v2l = t;
+      }
       v0h ^= mh;
       v0l ^= ml;
     }
-    v[0] = v0h;
-    v[1] = v0l;
-    v[2] = v1h;
-    v[3] = v1l;
-    v[4] = v2h;
-    v[5] = v2l;
-    v[6] = v3h;
-    v[7] = v3l;
+    const hi = (v0h ^ v1h ^ v2h ^ v3h) >>> 0;
+    const lo = (v0l ^ v1l ^ v2l ^ v3l) >>> 0;
+    this.lo = ((lo >>> 1) | (hi << 31)) >>> 0;
+    this.hi = hi >>> 1;
   }
 }
 
