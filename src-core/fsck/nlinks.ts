@@ -9,7 +9,8 @@ import { DT_DIR, isDir, modeToType } from './inode-table.js';
 
 export const NLINK_RANGE_MAX = 1 << 18;
 
-export function checkNlinks(ctx: FsckContext, rangeMax = NLINK_RANGE_MAX): void {
+/** Returns how many ranges it counted over. */
+export function checkNlinks(ctx: FsckContext, rangeMax = NLINK_RANGE_MAX): number {
   const inodes = ctx.inodes;
   const dirents = ctx.dirents;
   if (!dirents) throw new Error('check_nlinks needs the dirents check_dirents walked');
@@ -17,7 +18,9 @@ export function checkNlinks(ctx: FsckContext, rangeMax = NLINK_RANGE_MAX): void 
   const rows = new Int32Array(Math.min(rangeMax, Math.max(inodes.n, 1)));
   const count = new Uint32Array(rows.length);
   let start = 0;
+  let ranges = 0;
   while (start < inodes.n) {
+    ranges++;
     // check_nlinks_find_hardlinks
     let n = 0;
     let end = inodes.n;
@@ -57,4 +60,5 @@ export function checkNlinks(ctx: FsckContext, rangeMax = NLINK_RANGE_MAX): void 
     }
     start = end;
   }
+  return ranges;
 }
