@@ -11,7 +11,7 @@ import {
 import { pbuf } from '../check/messages.js';
 import { BCACHEFS_ROOT_INO, KeyCopy, ROW_SECTORS_RECOUNTED, ROW_TRUNCATED, type FsckContext } from './context.js';
 import { BCH_INODE_I_SECTORS_DIRTY, BCH_INODE_I_SIZE_DIRTY, S_IFLNK, S_IFMT, S_IFREG } from './inode-table.js';
-import { roundUp } from './inodes.js';
+import { roundUp, rounded } from './inodes.js';
 
 /** bkey_extent_is_allocation: the key types counted in i_sectors */
 const ALLOCATION_TYPES =
@@ -116,9 +116,9 @@ export function checkExtents(ctx: FsckContext): void {
       row = seenRow;
       iSectors = 0;
       if (row >= 0) {
-        const [rh, rl] = roundUp(inodes.sizeHi[row]!, inodes.sizeLo[row]!, ctx.blockBytes);
-        limHi = rh >>> 9;
-        limLo = ((rl >>> 9) | (rh << 23)) >>> 0;
+        roundUp(inodes.sizeHi[row]!, inodes.sizeLo[row]!, ctx.blockBytes);
+        limHi = rounded.hi >>> 9;
+        limLo = ((rounded.lo >>> 9) | (rounded.hi << 23)) >>> 0;
       }
     }
     const type = t.type[k]!;

@@ -50,8 +50,8 @@ const flo = new Uint32Array(FIELD_BITS.length);
 function unpackFields(val: Uint8Array, off: number, end: number, flags: number): boolean {
   const nr = (flags >>> 24) & 0x7f;
   let p = off + 14;
-  fhi.fill(0);
-  flo.fill(0);
+  // fields past nr_fields are zero
+  for (let f = nr < FIELD_BITS.length ? nr : FIELD_BITS.length; f < FIELD_BITS.length; f++) fhi[f] = flo[f] = 0;
   if (flags & INODE_NEW_VARINT) {
     for (let f = 0; f < FIELD_BITS.length && f < nr; f++) {
       // most fields are one-byte varints (low bit clear: value = byte >> 1): decoded here, the rest by
@@ -115,7 +115,7 @@ function fits(f: number, hi: number, lo: number): boolean {
   return FIELD_BITS[f]! >= 64 || (hi === 0 && lo <= FIELD_MAX_LO[f]!);
 }
 
-const INITIAL_ROWS = 1024;
+const INITIAL_ROWS = 4096;
 
 export class InodeTable {
   n = 0;
@@ -185,7 +185,7 @@ export class InodeTable {
     if (((flags >>> 20) & 0xf) >= BCH_STR_HASH_NR || !unpackFields(val, off, end, flags)) return -1;
     if (flo[F_DATA_CHECKSUM]! > BCH_CSUM_OPT_NR || flo[F_COMPRESSION]! > BCH_COMPRESSION_OPT_NR) return -1;
     if (flags & BCH_INODE_UNLINKED && flo[F_NLINK] !== 0) return -1;
-    if (this.n === this.cap) this.grow(this.cap * 2);
+    if (this.n === this.cap) this.grow(this.cap * 4);
     const r = this.n++;
     this.inumHi[r] = inumHi;
     this.inumLo[r] = inumLo;

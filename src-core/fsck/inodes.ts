@@ -31,9 +31,10 @@ export function checkInodes(ctx: FsckContext): void {
 
 function checkInode(ctx: FsckContext, r: number): void {
   const t = ctx.inodes;
-  const inum = (): string => u64HiLoToString(t.inumHi[r]!, t.inumLo[r]!);
-  const at = (): string => `inode:${inum()}`;
   const flags = t.flags[r]!;
+  if (!(flags & (BCH_INODE_UNLINKED | BCH_INODE_I_SIZE_DIRTY | BCH_INODE_I_SECTORS_DIRTY | BCH_INODE_BACKPTR_UNTRUSTED))) return;
+  const inum = u64HiLoToString(t.inumHi[r]!, t.inumLo[r]!);
+  const at = `inode:${inum}`;
   if (flags & BCH_INODE_UNLINKED) {
     if (!ctx.clean) {
       // bch2_inode_rm: the inode, its extents, xattrs and dirents
@@ -41,16 +42,17 @@ function checkInode(ctx: FsckContext, r: number): void {
       t.pop();
       return;
     }
-    ctx.report('inode_unlinked_on_clean_fs', `filesystem marked clean, but inode ${inum()} unlinked`, at(), { btree: 'inodes' });
+    ctx.report('inode_unlinked_on_clean_fs', `filesystem marked clean, but inode ${inum} unlinked`, at, { btree: 'inodes' });
   }
   if (flags & BCH_INODE_I_SIZE_DIRTY) {
     if (!ctx.clean) {
       // deletes from POS(inum, round_up(i_size, block_bytes)): a byte count where the offset is in sectors
-      ctx.truncateSector.set(r, roundUp(t.sizeHi[r]!, t.sizeLo[r]!, ctx.blockBytes));
+      roundUp(t.sizeHi[r]!, t.sizeLo[r]!, ctx.blockBytes);
+      ctx.truncateSector.set(r, [rounded.hi, rounded.lo]);
       t.state[r]! |= ROW_TRUNCATED;
       t.flags[r] = (t.flags[r]! | BCH_INODE_I_SECTORS_DIRTY) & ~BCH_INODE_I_SIZE_DIRTY;
     } else {
-      ctx.report('inode_i_size_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum()} has i_size dirty`, at(), { btree: 'inodes' });
+      ctx.report('inode_i_size_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_size dirty`, at, { btree: 'inodes' });
     }
   }
   if (t.flags[r]! & BCH_INODE_I_SECTORS_DIRTY) {
@@ -58,7 +60,7 @@ function checkInode(ctx: FsckContext, r: number): void {
       t.state[r]! |= ROW_SECTORS_RECOUNTED;
       t.flags[r] = t.flags[r]! & ~BCH_INODE_I_SECTORS_DIRTY;
     } else {
-      ctx.report('inode_i_sectors_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum()} has i_sectors dirty`, at(), { btree: 'inodes' });
+      ctx.report('inode_i_sectors_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_sectors dirty`, at, { btree: 'inodes' });
     }
   }
   if (t.flags[r]! & BCH_INODE_BACKPTR_UNTRUSTED) {
@@ -67,9 +69,12 @@ function checkInode(ctx: FsckContext, r: number): void {
   }
 }
 
-/** round_up(v, align) for a u64 (hi, lo) and a power-of-two align below 2^32, wrapping as C does. */
-export function roundUp(hi: number, lo: number, align: number): [number, number] {
+/** The result of roundUp. */
+export const rounded = { hi: 0, lo: 0 };
+
+/** round_up(v, align) of a u64 (hi, lo), align a power of two below 2^32, wrapping as C does: into `rounded`. */
+export function roundUp(hi: number, lo: number, align: number): void {
   const sum = lo + (align - 1);
-  const carry = sum > 0xffffffff ? 1 : 0;
-  return [(hi + carry) >>> 0, ((sum >>> 0) & ~(align - 1)) >>> 0];
+  rounded.hi = (hi + (sum > 0xffffffff ? 1 : 0)) >>> 0;
+  rounded.lo = ((sum >>> 0) & ~(align - 1)) >>> 0;
 }
