@@ -117,6 +117,11 @@ function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number,
   }
 }
 
+const METADATA_VERSION_INODE_BACKPOINTERS = 13;
+/** gc errors that leave BCH_FS_INITIAL_GC_UNFIXED set under -n (btree_gc.c) */
+const GC_UNFIXED_CLASSES: ReadonlySet<string> = new Set(['topology_min_key', 'topology_max_key', 'btree_node_unreadable']);
+const STOP = new Error('check_dirents stopped');
+
 /** A backpointer check whose dirent lies later in the btree: resolved when the pass has seen it. */
 interface Deferred {
   /** where in the findings its findings go */
@@ -135,6 +140,16 @@ interface Deferred {
  */
 export function checkDirents(ctx: FsckContext): void {
   const inodes = ctx.inodes;
+  if (ctx.fs.sb.version < METADATA_VERSION_INODE_BACKPOINTERS) {
+    ctx.limitations.push(
+      `metadata version ${ctx.fs.sb.version} predates inode backpointers (13): bcachefs 2021 then runs fsck with fix_errors=yes ` +
+        'even under -n, repairing in memory as it goes; the dirent checks here follow the -n flow and report every ' +
+        'dirent as the backpointer of an inode that has none',
+    );
+  }
+  // the in-memory inode write that gives an inode its first backpointer fails once mark and sweep left
+  // topology or unreadable-node errors unfixed (BCH_FS_INITIAL_GC_UNFIXED: "cannot go rw")
+  let gcUnfixed: boolean | undefined;
   const index = new DirentIndex();
   const table = new ProbeTable();
   const hash = new StrHash();
@@ -149,104 +164,120 @@ export function checkDirents(ctx: FsckContext): void {
   // keys of an inode check_inodes deleted are gone
   const gone = new Skip();
 
-  const done = ctx.forEachKey(BTREE_ID_dirents, (t, row) => {
-    const inHi = t.inodeHi[row]!;
-    const inLo = t.inodeLo[row]!;
-    if (gone.test(ctx, inHi, inLo)) return;
-    const offHi = t.offsetHi[row]!;
-    const offLo = t.offsetLo[row]!;
-    const isDirent = t.type[row] === KEY_TYPE_dirent;
-    const v = t.valOff[row]!;
-    const buf = t.buf;
-    let target = -1;
-    if (isDirent) {
-      const dInumLo = readU32(buf, v);
-      const dInumHi = readU32(buf, v + 4);
-      index.push(inHi, inLo, offHi, offLo, dInumHi, dInumLo, buf[v + 8]!);
-      target = inodes.find(dInumHi, dInumLo);
-      // every dirent, also those the checks below skip, is one inode_backpointer_exists can find
-      if (target >= 0 && isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) inodes.state[target]! |= ROW_BACKPTR_FOUND;
-    }
-    // the pass starts at POS(BCACHEFS_ROOT_INO, 0)
-    if (inHi === 0 && inLo < BCACHEFS_ROOT_INO) return;
+  let done: boolean;
+  try {
+    done = ctx.forEachKey(BTREE_ID_dirents, (t, row) => {
+      const inHi = t.inodeHi[row]!;
+      const inLo = t.inodeLo[row]!;
+      if (gone.test(ctx, inHi, inLo)) return;
+      const offHi = t.offsetHi[row]!;
+      const offLo = t.offsetLo[row]!;
+      const isDirent = t.type[row] === KEY_TYPE_dirent;
+      const v = t.valOff[row]!;
+      const buf = t.buf;
+      let target = -1;
+      if (isDirent) {
+        const dInumLo = readU32(buf, v);
+        const dInumHi = readU32(buf, v + 4);
+        index.push(inHi, inLo, offHi, offLo, dInumHi, dInumLo, buf[v + 8]!);
+        target = inodes.find(dInumHi, dInumLo);
+        // every dirent, also those the checks below skip, is one inode_backpointer_exists can find
+        if (target >= 0 && isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) inodes.state[target]! |= ROW_BACKPTR_FOUND;
+      }
+      // the pass starts at POS(BCACHEFS_ROOT_INO, 0)
+      if (inHi === 0 && inLo < BCACHEFS_ROOT_INO) return;
 
-    const newInode = inHi !== curHi || inLo !== curLo;
-    if (have && newInode && inodes.nlink[w] !== nrSubdirs) {
-      const inum = s64(inodes.inumHi[w]!, inodes.inumLo[w]!);
-      ctx.report('dir_i_nlink_wrong', `directory ${inum} with wrong i_nlink: got ${inodes.nlink[w]}, should be ${nrSubdirs}`,
-        `inodes:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: nrSubdirs, actual: inodes.nlink[w]! });
-    }
-    if (newInode) {
-      const r = inodes.find(inHi, inLo);
-      have = r >= 0;
-      if (have) w = r;
-      curHi = inHi;
-      curLo = inLo;
-      nrSubdirs = 0;
-      table.n = 0;
-      if (have) hash.setInfo(inodes.strHashType(w), inodes.hashSeedHi[w]!, inodes.hashSeedLo[w]!);
-    }
-    if (!have) {
-      const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_in_missing_dir', `dirent in nonexisting directory:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
-    }
-    const wMode = w >= 0 ? inodes.mode[w]! : 0;
-    if (!isDir(wMode)) {
-      const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
-    }
-    let nameLen = 0;
-    if (isDirent) {
-      // bch2_dirent_name_bytes: strnlen of the name in the value
-      const end = v + t.valLen[row]!;
-      let e = v + 9;
-      while (e < end && buf[e] !== 0) e++;
-      nameLen = e - v - 9;
-    }
-    if (!have) {
-      table.push(offHi, offLo, 0, 0, isDirent ? nameLen + 1 : 0);
-      return;
-    }
-    if (!isDirent) {
-      table.push(offHi, offLo, 0, 0, 0);
-      return;
-    }
-    hash.dirent(buf, v + 9, nameLen);
-    const hHi = hash.hi;
-    const hLo = hash.lo;
-    if (hHi !== offHi || hLo !== offLo) {
-      probeKey(table, offHi, offLo, hHi, hLo, nameLen + 1);
-      reportHash(ctx, BTREE_ID_dirents, t, row, hHi, hLo);
-    }
-    table.push(offHi, offLo, hHi, hLo, nameLen + 1);
+      const newInode = inHi !== curHi || inLo !== curLo;
+      if (have && newInode && inodes.nlink[w] !== nrSubdirs) {
+        const inum = s64(inodes.inumHi[w]!, inodes.inumLo[w]!);
+        ctx.report('dir_i_nlink_wrong', `directory ${inum} with wrong i_nlink: got ${inodes.nlink[w]}, should be ${nrSubdirs}`,
+          `inodes:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: nrSubdirs, actual: inodes.nlink[w]! });
+      }
+      if (newInode) {
+        const r = inodes.find(inHi, inLo);
+        have = r >= 0;
+        if (have) w = r;
+        curHi = inHi;
+        curLo = inLo;
+        nrSubdirs = 0;
+        table.n = 0;
+        if (have) hash.setInfo(inodes.strHashType(w), inodes.hashSeedHi[w]!, inodes.hashSeedLo[w]!);
+      }
+      if (!have) {
+        const text = pbuf(ctx.keyText(t, row), 200);
+        ctx.report('dirent_in_missing_dir', `dirent in nonexisting directory:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
+      }
+      const wMode = w >= 0 ? inodes.mode[w]! : 0;
+      if (!isDir(wMode)) {
+        const text = pbuf(ctx.keyText(t, row), 200);
+        ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
+      }
+      let nameLen = 0;
+      if (isDirent) {
+        // bch2_dirent_name_bytes: strnlen of the name in the value
+        const end = v + t.valLen[row]!;
+        let e = v + 9;
+        while (e < end && buf[e] !== 0) e++;
+        nameLen = e - v - 9;
+      }
+      if (!have) {
+        table.push(offHi, offLo, 0, 0, isDirent ? nameLen + 1 : 0);
+        return;
+      }
+      if (!isDirent) {
+        table.push(offHi, offLo, 0, 0, 0);
+        return;
+      }
+      hash.dirent(buf, v + 9, nameLen);
+      const hHi = hash.hi;
+      const hLo = hash.lo;
+      if (hHi !== offHi || hLo !== offLo) {
+        probeKey(table, offHi, offLo, hHi, hLo, nameLen + 1);
+        reportHash(ctx, BTREE_ID_dirents, t, row, hHi, hLo);
+      }
+      table.push(offHi, offLo, hHi, hLo, nameLen + 1);
 
-    const dType = buf[v + 8]!;
-    if (target < 0) {
-      const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
-      return;
-    }
-    // an inode without a backpointer gets this dirent as its backpointer (fsck -n makes this update in memory)
-    if ((inodes.dirHi[target]! | inodes.dirLo[target]! | inodes.dirOffHi[target]! | inodes.dirOffLo[target]!) === 0) {
-      inodes.dirHi[target] = inHi;
-      inodes.dirLo[target] = inLo;
-      inodes.dirOffHi[target] = offHi;
-      inodes.dirOffLo[target] = offLo;
-      inodes.state[target]! |= ROW_BACKPTR_FOUND;
-    }
-    if (!isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) {
-      const d: Deferred = { at: ctx.out.items.length, target, dirHi: inHi, dirLo: inLo, offHi, offLo, loc: keyLoc('dirents', t, row) };
-      const before = cmpPos(inodes.dirHi[target]!, inodes.dirLo[target]!, inodes.dirOffHi[target]!, inodes.dirOffLo[target]!, inHi, inLo, offHi, offLo) < 0;
-      if (before) reportBackpointer(ctx, index, d);
-      else deferred.push(d);
-    }
-    if (dType !== modeToType(inodes.mode[target]!)) {
-      const text = pbuf(ctx.keyText(t, row), 200);
-      ctx.report('dirent_wrong_d_type', `incorrect d_type: should be ${modeToType(inodes.mode[target]!)}:\n${text}`, keyLoc('dirents', t, row),
-        { btree: 'dirents', key: text, field: 'd_type', expected: modeToType(inodes.mode[target]!), actual: dType });
-    }
-    if (dType === DT_DIR) nrSubdirs++;
-  });
+      const dType = buf[v + 8]!;
+      if (target < 0) {
+        const text = pbuf(ctx.keyText(t, row), 200);
+        ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
+        return;
+      }
+      // an inode without a backpointer gets this dirent as its backpointer (fsck -n makes this update in memory)
+      if ((inodes.dirHi[target]! | inodes.dirLo[target]! | inodes.dirOffHi[target]! | inodes.dirOffLo[target]!) === 0) {
+        gcUnfixed ??= ctx.out.items.some((f) => f.stage === 'gc' && GC_UNFIXED_CLASSES.has(f.class));
+        if (gcUnfixed) {
+          ctx.limitations.push(
+            `bcachefs 2021's fsck stops in check_dirents at the dirent ${keyLoc('dirents', t, row)}: giving inode ` +
+              `${s64(inodes.inumHi[target]!, inodes.inumLo[target]!)} its missing backpointer needs a write, refused after the unfixed ` +
+              'btree errors of mark and sweep ("error in fsck: error -30 updating inode"); like it, the checks after that point were not run',
+          );
+          ctx.stop = { pass: 'check_dirents', btree: 'dirents', level: 0, sector: -1 };
+          throw STOP;
+        }
+        inodes.dirHi[target] = inHi;
+        inodes.dirLo[target] = inLo;
+        inodes.dirOffHi[target] = offHi;
+        inodes.dirOffLo[target] = offLo;
+        inodes.state[target]! |= ROW_BACKPTR_FOUND;
+      }
+      if (!isBackpointer(inodes, target, inHi, inLo, offHi, offLo)) {
+        const d: Deferred = { at: ctx.out.items.length, target, dirHi: inHi, dirLo: inLo, offHi, offLo, loc: keyLoc('dirents', t, row) };
+        const before = cmpPos(inodes.dirHi[target]!, inodes.dirLo[target]!, inodes.dirOffHi[target]!, inodes.dirOffLo[target]!, inHi, inLo, offHi, offLo) < 0;
+        if (before) reportBackpointer(ctx, index, d);
+        else deferred.push(d);
+      }
+      if (dType !== modeToType(inodes.mode[target]!)) {
+        const text = pbuf(ctx.keyText(t, row), 200);
+        ctx.report('dirent_wrong_d_type', `incorrect d_type: should be ${modeToType(inodes.mode[target]!)}:\n${text}`, keyLoc('dirents', t, row),
+          { btree: 'dirents', key: text, field: 'd_type', expected: modeToType(inodes.mode[target]!), actual: dType });
+      }
+      if (dType === DT_DIR) nrSubdirs++;
+    });
+  } catch (e) {
+    if (e !== STOP) throw e;
+    done = false;
+  }
   // backpointers to dirents later in the btree: their findings go where bcachefs printed them
   const items = ctx.out.items;
   for (let i = deferred.length - 1; i >= 0; i--) {

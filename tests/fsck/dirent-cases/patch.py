@@ -5,7 +5,8 @@ position fits). Meant for images whose dirents btree is one leaf or whose keys s
   patch.py IMG dirent-move DIR NAME DELTA         move dirent NAME of DIR by DELTA slots (same directory)
   patch.py IMG dirent-copy DIR NAME TODIR DELTA   add a copy of it in TODIR, at its offset + DELTA
   patch.py IMG dirent-reparent DIR NAME TODIR     move it to TODIR, same offset
-  patch.py IMG inode-field INUM FIELD VALUE       set a varint field of an inode (same encoded length)"""
+  patch.py IMG inode-field INUM FIELD VALUE       set a varint field of an inode, encoded in the old length
+                                                  (longer than needed if it must: varints decode that)"""
 import importlib.util, os, struct, sys
 
 here = os.path.dirname(os.path.abspath(__file__))
@@ -93,9 +94,9 @@ def main():
         for i, f in enumerate(FIELDS):
             v, nb = inj.varint_decode(val, o)
             if f == field:
-                enc = inj.varint_encode(value)
-                if len(enc) != nb:
+                if nb < 9 and value >> (7 * nb):
                     raise SystemExit("%s %d does not encode in %d bytes" % (field, value, nb))
+                enc = ((value << nb) | ((1 << (nb - 1)) - 1)).to_bytes(nb, "little") if nb < 9 else b"\xff" + value.to_bytes(8, "little")
                 n.buf[k.val_off + o:k.val_off + o + nb] = enc
                 break
             o += nb
