@@ -123,7 +123,7 @@ export const FSCK_CLASSES = {
     'removes the dirent that closes the loop and links the directory into lost+found'),
   // check_nlinks
   inode_i_nlink_wrong: c('check_nlinks', 'set_i_nlink',
-    "a file's i_nlink differs from the number of dirents pointing to it (checked for files with more than one link)",
+    "a file's i_nlink differs from the number of dirents pointing to it; bcachefs checks this for files with more than one link",
     'sets i_nlink to the number of dirents'),
 } as const satisfies Record<string, FsckClassInfo>;
 

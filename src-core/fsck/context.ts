@@ -36,6 +36,8 @@ export interface FsckFindingFields {
   actual?: number | string | null;
   /** added to the class's explanation */
   detail?: string;
+  /** the inode concerned, as (hi, lo): once the dirents are known its path is added to the explanation */
+  inode?: readonly [number, number];
 }
 
 class StopWalk extends Error {}
@@ -53,6 +55,8 @@ export class FsckContext {
   /** the pass running (for FsckStop and progress) */
   pass: FsckPassName = 'check_inodes';
   private keysSincePoll = 0;
+  /** findings whose inode is to be named by its path when the passes are done */
+  readonly toName: { finding: Finding; hi: number; lo: number }[] = [];
   /**
    * Inodes check_inodes deleted (unlinked inodes on a filesystem not cleanly unmounted): with them went
    * their extents, xattrs and dirents, so the later passes skip those keys. Inode numbers in order, as halves.
@@ -134,8 +138,8 @@ export class FsckContext {
   /** Adds the finding bcachefs prints as `message` + ", not fixing". */
   report(cls: FsckClass, message: string, location: string, f: FsckFindingFields = {}): Finding {
     const info = FSCK_CLASSES[cls];
-    const { detail, ...fields } = f;
-    return this.out.add(
+    const { detail, inode, ...fields } = f;
+    const finding = this.out.add(
       {
         // the checker's problem table takes these classes in at merge; until then they are cast
         class: cls as unknown as FindingClass,
@@ -148,6 +152,8 @@ export class FsckContext {
       },
       location,
     );
+    if (inode) this.toName.push({ finding, hi: inode[0], lo: inode[1] });
+    return finding;
   }
 }
 

@@ -67,7 +67,7 @@ export function checkExtents(ctx: FsckContext): void {
     const inum = u64HiLoToString(curHi, curLo);
     const got = u64HiLoToString(sh, sl);
     ctx.report('inode_i_sectors_wrong', `inode ${inum} has incorrect i_sectors: got ${got}, should be ${iSectors}`, `inode:${inum}`, {
-      btree: 'inodes', field: 'bi_sectors', expected: iSectors, actual: got,
+      btree: 'inodes', field: 'bi_sectors', expected: iSectors, actual: got, inode: [curHi, curLo],
     });
   };
 
@@ -107,7 +107,7 @@ export function checkExtents(ctx: FsckContext): void {
     if (havePrev && (gt(prevInoHi, prevInoLo, ih, il) || (prevInoHi === ih && prevInoLo === il && gt(prevEndHi, prevEndLo, startHi, startLo)))) {
       const text = ctx.keyText(t, k);
       ctx.report('extents_overlapping', `overlapping extents:\n${pbuf(ctx.keyText(prev.t, 0), 200)}\n${pbuf(text, 200)}`,
-        at(ih, il, endHi, endLo), { btree: 'extents', key: text });
+        at(ih, il, endHi, endLo), { btree: 'extents', key: text, inode: [ih, il] });
     }
     if (newInode) {
       curHi = ih;
@@ -132,13 +132,13 @@ export function checkExtents(ctx: FsckContext): void {
       if (fmt !== S_IFREG && fmt !== S_IFLNK) {
         ctx.report('extent_non_regular_inode',
           `extent type ${type} for non regular file, inode ${u64HiLoToString(ih, il)} mode ${mode.toString(8)}`,
-          at(ih, il, endHi, endLo), { btree: 'extents', key: ctx.keyText(t, k) });
+          at(ih, il, endHi, endLo), { btree: 'extents', key: ctx.keyText(t, k), inode: [ih, il] });
       }
       if (!(inodes.flags[row]! & BCH_INODE_I_SIZE_DIRTY) && type !== KEY_TYPE_reservation && gt(endHi, endLo, limHi, limLo)) {
         const iSize = u64HiLoToString(inodes.sizeHi[row]!, inodes.sizeLo[row]!);
         ctx.report('extent_past_end_of_inode',
           `extent type ${type} offset ${u64HiLoToString(endHi, endLo)} past end of inode ${u64HiLoToString(ih, il)}, i_size ${iSize}`,
-          at(ih, il, endHi, endLo), { btree: 'extents', key: ctx.keyText(t, k), field: 'bi_size', actual: iSize });
+          at(ih, il, endHi, endLo), { btree: 'extents', key: ctx.keyText(t, k), field: 'bi_size', actual: iSize, inode: [ih, il] });
       }
     }
     if ((ALLOCATION_TYPES >> type) & 1) iSectors += size;

@@ -8,6 +8,8 @@ import type { FindingList } from '../check/findings.js';
 import type { KeyTable } from '../format/bkey.js';
 import type { FsckPassName } from './classes.js';
 import { FsckContext } from './context.js';
+import { PathResolver } from './paths.js';
+import { u64HiLoToString } from '../format/bytes.js';
 import { checkExtents } from './extents.js';
 import { checkDirents, checkXattrs } from './dirents.js';
 import { checkDirectoryStructure } from './dir-structure.js';
@@ -60,8 +62,22 @@ export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: Fsck
       if (opts.timings) opts.timings[name] = performance.now() - t0;
       if (ctx.stop) break;
     }
+    nameInodes(ctx);
   } finally {
     out.stage = stage;
   }
   return ctx;
+}
+
+/** Adds the paths of the inodes findings are about to their explanations, once the dirents are known. */
+function nameInodes(ctx: FsckContext): void {
+  if (!ctx.dirents || !ctx.toName.length) return;
+  const paths = PathResolver.fromContext(ctx);
+  for (const { finding, hi, lo } of ctx.toName) {
+    const inum = u64HiLoToString(hi, lo);
+    const found = paths.pathsOf(BigInt(inum)).map((p) => p.path);
+    finding.explanation += found.length
+      ? ` (inode ${inum}: ${found.join(', ')})`
+      : ` (inode ${inum}: no dirent names it)`;
+  }
 }

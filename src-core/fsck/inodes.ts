@@ -42,7 +42,7 @@ function checkInode(ctx: FsckContext, r: number): void {
       t.pop();
       return;
     }
-    ctx.report('inode_unlinked_on_clean_fs', `filesystem marked clean, but inode ${inum} unlinked`, at, { btree: 'inodes' });
+    ctx.report('inode_unlinked_on_clean_fs', `filesystem marked clean, but inode ${inum} unlinked`, at, { btree: 'inodes', inode: [t.inumHi[r]!, t.inumLo[r]!] });
   }
   if (flags & BCH_INODE_I_SIZE_DIRTY) {
     if (!ctx.clean) {
@@ -52,7 +52,7 @@ function checkInode(ctx: FsckContext, r: number): void {
       t.state[r]! |= ROW_TRUNCATED;
       t.flags[r] = (t.flags[r]! | BCH_INODE_I_SECTORS_DIRTY) & ~BCH_INODE_I_SIZE_DIRTY;
     } else {
-      ctx.report('inode_i_size_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_size dirty`, at, { btree: 'inodes' });
+      ctx.report('inode_i_size_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_size dirty`, at, { btree: 'inodes', inode: [t.inumHi[r]!, t.inumLo[r]!] });
     }
   }
   if (t.flags[r]! & BCH_INODE_I_SECTORS_DIRTY) {
@@ -60,7 +60,7 @@ function checkInode(ctx: FsckContext, r: number): void {
       t.state[r]! |= ROW_SECTORS_RECOUNTED;
       t.flags[r] = t.flags[r]! & ~BCH_INODE_I_SECTORS_DIRTY;
     } else {
-      ctx.report('inode_i_sectors_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_sectors dirty`, at, { btree: 'inodes' });
+      ctx.report('inode_i_sectors_dirty_on_clean_fs', `filesystem marked clean, but inode ${inum} has i_sectors dirty`, at, { btree: 'inodes', inode: [t.inumHi[r]!, t.inumLo[r]!] });
     }
   }
   if (t.flags[r]! & BCH_INODE_BACKPTR_UNTRUSTED) {

@@ -56,7 +56,7 @@ export function checkNlinks(ctx: FsckContext, rangeMax = NLINK_RANGE_MAX): numbe
       const inum = u64HiLoToString(inodes.inumHi[r]!, inodes.inumLo[r]!);
       ctx.report('inode_i_nlink_wrong',
         `inode ${inum} has wrong i_nlink (type ${modeToType(inodes.mode[r]!)} i_nlink ${have}, should be ${count[i]})`,
-        `inode:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: count[i]!, actual: have });
+        `inode:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: count[i]!, actual: have, inode: [inodes.inumHi[r]!, inodes.inumLo[r]!] });
     }
     start = end;
   }

@@ -10,7 +10,7 @@ export function checkRoot(ctx: FsckContext): void {
   const mode = r < 0 ? 0 : ctx.inodes.mode[r]!;
   if (!isDir(mode)) {
     ctx.report('root_not_dir', 'root inode not a directory', 'inode:4096', {
-      btree: 'inodes', field: 'bi_mode', actual: mode.toString(8),
+      btree: 'inodes', field: 'bi_mode', actual: mode.toString(8), ...(r >= 0 ? { inode: [0, BCACHEFS_ROOT_INO] as const } : {}),
     });
   }
 }
