@@ -30,3 +30,17 @@ describe.each(cases)('$name', (c) => {
     }
   }, 60_000);
 });
+
+it('names the inode a finding is about by its path (dirty-flags-b1: /sparse00.bin is 4519 in the root, per bcachefs list)', async () => {
+  const img = makeInjectedImage(cases.find((c) => c.name === 'dirty-flags-b1')!);
+  const o = openFilesystem(img.tempPath);
+  try {
+    const r = await checkFilesystem(o.fs, { devName: 'image.img' });
+    const about4519 = r.findings.filter((f) => f.fsck_message?.includes('inode 4519') || f.class === ('extents_overlapping' as never));
+    expect(about4519.length).toBe(3);
+    for (const f of about4519) expect(f.explanation).toMatch(/\(inode 4519: \/sparse00\.bin\)$/);
+  } finally {
+    o.close();
+    removeTemp(img.tempDir);
+  }
+}, 60_000);
