@@ -26,6 +26,8 @@ export function isDir(mode: number): boolean {
 
 // BCH_INODE_FIELDS: index, width in bits (96-bit times hold a u64 in 2021: two varints, the second 0)
 const FIELD_BITS = [96, 96, 96, 96, 64, 64, 32, 32, 32, 32, 32, 8, 8, 32, 8, 8, 16, 16, 16, 16, 16, 64, 64];
+/** bi_atime .. bi_otime, the fields before bi_size */
+const F_TIMES_END = 4;
 const F_SIZE = 4;
 const F_DATA_CHECKSUM = 11;
 const F_COMPRESSION = 12;
@@ -60,6 +62,11 @@ function unpackFields(val: Uint8Array, off: number, end: number, flags: number):
       let lo = 0;
       if (p < end && (val[p]! & 1) === 0) {
         lo = val[p++]! >>> 1;
+      } else if (f < F_TIMES_END) {
+        // times are not kept, and any u64 fits them: their varints are only stepped over
+        const x = ~val[p]! & 0xff;
+        p += x === 0 ? 9 : 32 - Math.clz32(x & -x);
+        if (p > end) return false;
       } else {
         if (!varintDecode(val, p, end)) return false;
         p += varint.bytes;
