@@ -25,6 +25,8 @@ class ProbeTable {
   hashLo = new Uint32Array(256);
   /** name length + 1 for keys of the table's type, 0 for others (hash whiteouts) */
   nameKey = new Uint32Array(256);
+  /** the first row of the run of keys in consecutive slots this row belongs to */
+  runStart = new Uint32Array(256);
 
   push(offHi: number, offLo: number, hashHi: number, hashLo: number, nameKey: number): void {
     if (this.n === this.offHi.length) {
@@ -38,8 +40,11 @@ class ProbeTable {
       this.hashHi = g(this.hashHi);
       this.hashLo = g(this.hashLo);
       this.nameKey = g(this.nameKey);
+      this.runStart = g(this.runStart);
     }
     const i = this.n++;
+    const next = i > 0 && this.offLo[i - 1] === ((offLo - 1) >>> 0) && this.offHi[i - 1] === (offLo === 0 ? (offHi - 1) >>> 0 : offHi);
+    this.runStart[i] = next ? this.runStart[i - 1]! : i;
     this.offHi[i] = offHi;
     this.offLo[i] = offLo;
     this.hashHi[i] = hashHi;
@@ -61,13 +66,21 @@ class ProbeTable {
   }
 }
 
-/** The probe's outcome: how many earlier keys have the same name, and whether a hole broke the chain. */
+/**
+ * The probe's outcome: how many earlier keys have the same name (counted up to MAX_DUPLICATES + 1), and
+ * whether a hole broke the chain.
+ */
 const probe = { duplicates: 0, badHash: false };
+/**
+ * bcachefs prints one message per earlier key of the same name: n copies of a name make n^2/2 messages. Past
+ * this many for one key, the rest are told as one limitation instead of taking time and memory without end.
+ */
+const MAX_DUPLICATES = 16;
 
 /**
- * hash_check_key for a key of the table's type at offset (offHi, offLo) whose name hashed to (hHi, hLo):
- * the slots from the hash up to the key must all be taken (a hole means lookups stop before the key), and
- * none may hold the same name.
+ * hash_check_key for the key of the table's type about to be pushed at offset (offHi, offLo), whose name
+ * hashed to (hHi, hLo): the slots from the hash up to the key must all be taken (a hole means lookups stop
+ * before the key), and none may hold the same name.
  */
 function probeKey(p: ProbeTable, offHi: number, offLo: number, hHi: number, hLo: number, nameKey: number): void {
   probe.duplicates = 0;
@@ -76,18 +89,32 @@ function probeKey(p: ProbeTable, offHi: number, offLo: number, hHi: number, hLo:
     probe.badHash = true;
     return;
   }
-  // slot by slot from the hash: rows of p are the keys before this one, in offset order
-  let slotHi = hHi;
-  let slotLo = hLo;
-  for (let i = p.lowerBound(hHi, hLo); ; i++) {
-    if (slotHi === offHi && slotLo === offLo) return;
-    if (i >= p.n || p.offHi[i] !== slotHi || p.offLo[i] !== slotLo) {
-      probe.badHash = true;
-      return;
+  // rows of p are the keys before this one, in offset order: the probe goes through the run of consecutive
+  // slots starting at the hash, up to the key if the run reaches it, else up to the hole after the run
+  const j = p.lowerBound(hHi, hLo);
+  if (j === p.n || p.offHi[j] !== hHi || p.offLo[j] !== hLo) {
+    probe.badHash = true;
+    return;
+  }
+  const run = p.runStart[j]!;
+  const last = p.n - 1;
+  const reachesKey =
+    p.runStart[last] === run && p.offLo[last] === ((offLo - 1) >>> 0) && p.offHi[last] === (offLo === 0 ? (offHi - 1) >>> 0 : offHi);
+  let end = p.n;
+  if (!reachesKey) {
+    probe.badHash = true;
+    // the end of j's run: runStart does not decrease
+    let a = j;
+    let b = p.n;
+    while (a < b) {
+      const m = (a + b) >>> 1;
+      if (p.runStart[m] === run) a = m + 1;
+      else b = m;
     }
+    end = a;
+  }
+  for (let i = j; i < end && probe.duplicates <= MAX_DUPLICATES; i++) {
     if (p.nameKey[i] === nameKey && p.hashHi[i] === hHi && p.hashLo[i] === hLo) probe.duplicates++;
-    slotLo = (slotLo + 1) >>> 0;
-    if (slotLo === 0) slotHi = (slotHi + 1) >>> 0;
   }
 }
 
@@ -101,8 +128,14 @@ function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number,
   const btree = btreeId === BTREE_ID_dirents ? 'dirents' : 'xattrs';
   const loc = keyLoc(btree, t, row);
   const text = pbuf(ctx.keyText(t, row), 200);
-  for (let d = 0; d < probe.duplicates; d++) {
+  for (let d = 0; d < Math.min(probe.duplicates, MAX_DUPLICATES); d++) {
     ctx.report('hash_duplicate_key', `duplicate hash table keys:\n${text}`, loc, { btree, key: text });
+  }
+  if (probe.duplicates > MAX_DUPLICATES) {
+    ctx.limitations.push(
+      `${loc}: more than ${MAX_DUPLICATES} earlier keys of its hash chain have the same name; bcachefs prints "duplicate hash table keys" ` +
+        `once for each of them, only the first ${MAX_DUPLICATES} are reported here`,
+    );
   }
   if (probe.badHash) {
     const inum = s64(t.inodeHi[row]!, t.inodeLo[row]!);
