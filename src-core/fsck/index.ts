@@ -6,7 +6,7 @@ import type { Filesystem } from '../btree/fs.js';
 import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
 import type { FindingList } from '../check/findings.js';
 import type { KeyTable } from '../format/bkey.js';
-import type { FsckPassName } from './classes.js';
+import { FSCK_PASSES, type FsckPassName } from './classes.js';
 import { FsckContext } from './context.js';
 import { PathResolver } from './paths.js';
 import { u64HiLoToString } from '../format/bytes.js';
@@ -24,24 +24,22 @@ export interface FsckPassOptions {
   token?: CancellationToken;
   /** the key text of fsck messages (bch2_bkey_val_to_text); the checker's marks stale pointers */
   keyText?: (t: KeyTable, row: number) => string;
-  /** told when each pass starts */
+  /** told when each pass starts (for progress, and for timing the passes) */
   onPass?: (pass: FsckPassName) => void;
   /** where the passes say what they could not examine */
   limitations?: string[];
-  /** the time each pass took, in ms, for measurements */
-  timings?: Partial<Record<FsckPassName, number>>;
 }
 
-/** bch2_fsck_full's passes in order; fsck-b's dirents, xattrs and directory structure passes go between. */
-const PASSES: readonly [FsckPassName, (ctx: FsckContext) => void][] = [
-  ['check_inodes', checkInodes],
-  ['check_extents', checkExtents],
-  ['check_dirents', checkDirents],
-  ['check_xattrs', checkXattrs],
-  ['check_root', checkRoot],
-  ['check_directory_structure', checkDirectoryStructure],
-  ['check_nlinks', checkNlinks],
-];
+/** Each pass of bch2_fsck_full; they run in FSCK_PASSES order. */
+const PASS: Record<FsckPassName, (ctx: FsckContext) => void> = {
+  check_inodes: checkInodes,
+  check_extents: checkExtents,
+  check_dirents: checkDirents,
+  check_xattrs: checkXattrs,
+  check_root: checkRoot,
+  check_directory_structure: checkDirectoryStructure,
+  check_nlinks: checkNlinks,
+};
 
 /**
  * Runs the passes; returns the context (the inode table, and where the passes stopped if they did). Yields to
@@ -52,14 +50,12 @@ export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: Fsck
   const stage = out.stage;
   out.stage = 'fsck';
   try {
-    for (const [name, pass] of PASSES) {
+    for (const name of FSCK_PASSES) {
       ctx.pass = name;
       opts.onPass?.(name);
       await new Promise<void>((r) => setImmediate(r));
       ctx.poll();
-      const t0 = performance.now();
-      pass(ctx);
-      if (opts.timings) opts.timings[name] = performance.now() - t0;
+      PASS[name](ctx);
       if (ctx.stop) break;
     }
     nameInodes(ctx);
