@@ -70,3 +70,21 @@ describe.each(cases)('%s', (fx) => {
     expect(stopped).toBe(text.includes('Error in recovery: error in fsck (-5)'));
   });
 });
+
+it("parses the passes' messages whose key or backpointers follow on unindented lines", () => {
+  const log = parseFsckLog([
+    'starting fsck',
+    'dirent points to missing inode:',
+    'u64s 8 type dirent 4113:4656198290375146485:U32_MAX len 0 ver 0: f000809_xxx.dat -> 8152 type 8, not fixing',
+    'inode 4408 has wrong backpointer:',
+    'got       0:0',
+    'should be 4104:4405221695079599529, not fixing',
+    'inode 6140 has incorrect i_sectors: got 16000, should be 15992, not fixing',
+    'mounted with opts: degraded,fsck,fix_errors,nochanges',
+  ].join('\n'), 4);
+  expect(log.errors.map((e) => [e.phase, e.message])).toEqual([
+    ['fsck', 'dirent points to missing inode:\nu64s 8 type dirent 4113:4656198290375146485:U32_MAX len 0 ver 0: f000809_xxx.dat -> 8152 type 8'],
+    ['fsck', 'inode 4408 has wrong backpointer:\ngot       0:0\nshould be 4104:4405221695079599529'],
+    ['fsck', 'inode 6140 has incorrect i_sectors: got 16000, should be 15992'],
+  ]);
+});
