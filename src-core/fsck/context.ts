@@ -149,6 +149,7 @@ export class FsckContext {
         fsck_message: fsckBuf(message),
         fsck_disposition: 'not fixing',
         explanation: detail ? `${info.explanation}: ${detail}` : info.explanation,
+        ...('shortfall' in info ? { known_2021_shortfall: info.shortfall } : {}),
       },
       location,
     );

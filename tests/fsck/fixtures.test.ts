@@ -53,6 +53,9 @@ describe.each(cases)('%s', (fx) => {
       expect(f.fsck_disposition).toBe('not fixing');
       expect(f.severity).toBe(FSCK_CLASSES[f.class as keyof typeof FSCK_CLASSES].severity);
       expect(f.repair.description.length).toBeGreaterThan(5);
+      // check_extents' repairs end bcachefs 2021's fsck -y (drop-inode-b2, inode-size-b4: exit 8, then 4)
+      const info: { shortfall?: string } = FSCK_CLASSES[f.class as keyof typeof FSCK_CLASSES];
+      expect(f.known_2021_shortfall).toBe(info.shortfall);
     }
   });
 
