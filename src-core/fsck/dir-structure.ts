@@ -29,13 +29,13 @@ export function checkDirectoryStructure(ctx: FsckContext): void {
     const bp = `${s64(inodes.dirHi[r]!, inodes.dirLo[r]!)}:${s64(inodes.dirOffHi[r]!, inodes.dirOffLo[r]!)}`;
     ctx.report('inode_unreachable',
       `unreachable inode ${inum}, type ${modeToType(inodes.mode[r]!)} nlink ${inodes.nlink[r]} backptr ${bp}`,
-      `inodes:${inum}`, { btree: 'inodes', field: 'bi_dir:bi_dir_offset', actual: bp });
+      `inodes:${inum}`, { btree: 'inodes', field: 'bi_dir:bi_dir_offset', actual: bp, inode: [inodes.inumHi[r]!, inodes.inumLo[r]!] });
   };
   const loop = (start: number): void => {
     // bcachefs does not say where: the inode the walk started from is on the loop or below it
     const inum = s64(inodes.inumHi[start]!, inodes.inumLo[start]!);
     ctx.report('dir_structure_loop', 'directory structure loop', `inodes:${inum}`, {
-      btree: 'inodes', detail: `found walking up from inode ${inum}`,
+      btree: 'inodes', detail: `found walking up from inode ${inum}`, inode: [inodes.inumHi[start]!, inodes.inumLo[start]!],
     });
   };
   for (let start = 0; start < n; start++) {

@@ -129,7 +129,7 @@ function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number,
   const loc = keyLoc(btree, t, row);
   const text = pbuf(ctx.keyText(t, row), 200);
   for (let d = 0; d < Math.min(probe.duplicates, MAX_DUPLICATES); d++) {
-    ctx.report('hash_duplicate_key', `duplicate hash table keys:\n${text}`, loc, { btree, key: text });
+    ctx.report('hash_duplicate_key', `duplicate hash table keys:\n${text}`, loc, { btree, key: text, inode: [t.inodeHi[row]!, t.inodeLo[row]!] });
   }
   if (probe.duplicates > MAX_DUPLICATES) {
     ctx.limitations.push(
@@ -145,7 +145,7 @@ function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number,
       'hash_wrong_offset',
       `hash table key at wrong offset: btree ${btreeId} inode ${inum} offset ${off}, hashed to ${hash}\n${text}`,
       loc,
-      { btree, key: text, expected: hash, actual: off },
+      { btree, key: text, expected: hash, actual: off, inode: [t.inodeHi[row]!, t.inodeLo[row]!] },
     );
   }
 }
@@ -224,7 +224,7 @@ export function checkDirents(ctx: FsckContext): void {
       if (have && newInode && inodes.nlink[w] !== nrSubdirs) {
         const inum = s64(inodes.inumHi[w]!, inodes.inumLo[w]!);
         ctx.report('dir_i_nlink_wrong', `directory ${inum} with wrong i_nlink: got ${inodes.nlink[w]}, should be ${nrSubdirs}`,
-          `inodes:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: nrSubdirs, actual: inodes.nlink[w]! });
+          `inodes:${inum}`, { btree: 'inodes', field: 'bi_nlink', expected: nrSubdirs, actual: inodes.nlink[w]!, inode: [inodes.inumHi[w]!, inodes.inumLo[w]!] });
       }
       if (newInode) {
         const r = inodes.find(inHi, inLo);
@@ -243,7 +243,9 @@ export function checkDirents(ctx: FsckContext): void {
       const wMode = w >= 0 ? inodes.mode[w]! : 0;
       if (!isDir(wMode)) {
         const text = pbuf(ctx.keyText(t, row), 200);
-        ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
+        ctx.report('dirent_in_non_dir', `dirent in non directory inode type ${modeToType(wMode)}:\n${text}`, keyLoc('dirents', t, row), {
+          btree: 'dirents', key: text, ...(have ? { inode: [inHi, inLo] as const } : {}),
+        });
       }
       let nameLen = 0;
       if (isDirent) {
@@ -273,7 +275,9 @@ export function checkDirents(ctx: FsckContext): void {
       const dType = buf[v + 8]!;
       if (target < 0) {
         const text = pbuf(ctx.keyText(t, row), 200);
-        ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, keyLoc('dirents', t, row), { btree: 'dirents', key: text });
+        ctx.report('dirent_missing_target', `dirent points to missing inode:\n${text}`, keyLoc('dirents', t, row), {
+          btree: 'dirents', key: text, inode: [readU32(buf, v + 4), readU32(buf, v)],
+        });
         return;
       }
       // an inode without a backpointer gets this dirent as its backpointer (fsck -n makes this update in memory)
@@ -303,7 +307,7 @@ export function checkDirents(ctx: FsckContext): void {
       if (dType !== modeToType(inodes.mode[target]!)) {
         const text = pbuf(ctx.keyText(t, row), 200);
         ctx.report('dirent_wrong_d_type', `incorrect d_type: should be ${modeToType(inodes.mode[target]!)}:\n${text}`, keyLoc('dirents', t, row),
-          { btree: 'dirents', key: text, field: 'd_type', expected: modeToType(inodes.mode[target]!), actual: dType });
+          { btree: 'dirents', key: text, field: 'd_type', expected: modeToType(inodes.mode[target]!), actual: dType, inode: [inodes.inumHi[target]!, inodes.inumLo[target]!] });
       }
       if (dType === DT_DIR) nrSubdirs++;
     });
@@ -362,17 +366,17 @@ function reportBackpointer(ctx: FsckContext, index: DirentIndex, d: Deferred): v
   const exists = b >= 0 && index.inumHi[b] === tHi && index.inumLo[b] === tLo;
   const inum = s64(tHi, tLo);
   if (isDir(inodes.mode[r]!) && exists) {
-    ctx.report('dir_multiple_links', `directory ${inum} with multiple links`, d.loc, { btree: 'dirents' });
+    ctx.report('dir_multiple_links', `directory ${inum} with multiple links`, d.loc, { btree: 'dirents', inode: [tHi, tLo] });
   }
   if (exists && inodes.nlink[r] === 0) {
     ctx.report('inode_multiple_links_nlink_zero', `inode ${inum} has multiple links but i_nlink 0`, d.loc,
-      { btree: 'inodes', field: 'bi_nlink', actual: 0 });
+      { btree: 'inodes', field: 'bi_nlink', actual: 0, inode: [tHi, tLo] });
   }
   if (!exists) {
     const got = `${s64(inodes.dirHi[r]!, inodes.dirLo[r]!)}:${s64(inodes.dirOffHi[r]!, inodes.dirOffLo[r]!)}`;
     const should = `${s64(d.dirHi, d.dirLo)}:${s64(d.offHi, d.offLo)}`;
     ctx.report('inode_wrong_backpointer', `inode ${inum} has wrong backpointer:\ngot       ${got}\nshould be ${should}`, d.loc,
-      { btree: 'inodes', field: 'bi_dir:bi_dir_offset', expected: should, actual: got });
+      { btree: 'inodes', field: 'bi_dir:bi_dir_offset', expected: should, actual: got, inode: [tHi, tLo] });
   }
 }
 

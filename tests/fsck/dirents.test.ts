@@ -46,6 +46,16 @@ describe('check_dirents / check_xattrs', () => {
     }, 60_000);
   }
 
+  it('findings name the inode by its path: a dangling dirent by itself, an unreachable file as unnamed', async () => {
+    const o = openFilesystem(join(FS_FIXTURES, 'dirent-inum-b5', 'image.img.gz'));
+    opened.push(o);
+    const r = await checkFilesystem(o.fs, { devName: 'image.img' });
+    const missing = r.findings.find((f) => (f.class as string) === 'dirent_missing_target')!;
+    expect(missing.explanation).toMatch(/\(inode 8152: \/[^/]+\/f000809_xxx\.dat\)$/);
+    const unreachable = r.findings.find((f) => (f.class as string) === 'inode_unreachable')!;
+    expect(unreachable.explanation).toMatch(/\(inode 4957: no dirent names it\)$/);
+  }, 60_000);
+
   for (const name of cleanFixtures()) {
     it(`${name}: no fsck-pass findings`, async () => {
       expect(await passLines(openFixture(name))).toEqual([]);
