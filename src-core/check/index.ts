@@ -212,7 +212,9 @@ class Checker {
       // bcachefs's fsck passes (src-core/fsck), which also read every leaf
       const signal = this.opts.signal;
       const token = { get isCancellationRequested() { return signal?.aborted === true; } };
-      await runFsckPasses(this.fs, this.out, { token, keyText: (t, row) => this.keyText(t, row), limitations: this.limitations });
+      await runFsckPasses(this.fs, this.out, {
+        token, keyText: (t, row) => this.keyText(t, row), limitations: this.limitations, inodesExpected: this.gcFs.nrInodes,
+      });
     }
     this.progress('done');
   }

@@ -44,7 +44,7 @@ class StopWalk extends Error {}
 
 export class FsckContext {
   /** inodes as check_inodes leaves them: what every later pass looks inodes up in */
-  readonly inodes = new InodeTable();
+  readonly inodes: InodeTable;
   /** c->sb.clean: the filesystem was cleanly unmounted (its roots came from the clean section) */
   readonly clean: boolean;
   readonly blockBytes: number;
@@ -73,7 +73,10 @@ export class FsckContext {
     /** bch2_bkey_val_to_text as fsck prints it (the checker marks stale pointers against its bucket gens) */
     readonly keyText: (t: KeyTable, row: number) => string = (t, row) => bkeyValToText(t, row),
     readonly limitations: string[] = [],
+    /** how many inodes to expect (sizes the inode table) */
+    inodesExpected = 0,
   ) {
+    this.inodes = new InodeTable(inodesExpected);
     this.clean = fs.rootsFrom === 'clean';
     this.blockBytes = fs.sb.blockSize * 512;
   }

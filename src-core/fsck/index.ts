@@ -28,6 +28,8 @@ export interface FsckPassOptions {
   onPass?: (pass: FsckPassName) => void;
   /** where the passes say what they could not examine */
   limitations?: string[];
+  /** how many inode keys to expect (mark and sweep counted them): sizes the inode table once */
+  inodesExpected?: number;
 }
 
 /** Each pass of bch2_fsck_full; they run in FSCK_PASSES order. */
@@ -46,7 +48,7 @@ const PASS: Record<FsckPassName, (ctx: FsckContext) => void> = {
  * the event loop between passes; cancellation is polled within them.
  */
 export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: FsckPassOptions = {}): Promise<FsckContext> {
-  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations);
+  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations, opts.inodesExpected);
   const stage = out.stage;
   out.stage = 'fsck';
   try {

@@ -152,8 +152,9 @@ export class InodeTable {
   private denseBase = 0;
   private cap = 0;
 
-  constructor() {
-    this.grow(INITIAL_ROWS);
+  /** `rows`: how many inodes to expect (gc counts them), so that the table is not regrown and copied */
+  constructor(rows = 0) {
+    this.grow(Math.max(INITIAL_ROWS, Math.min(rows + 16, 1 << 26)));
   }
 
   private grow(cap: number): void {
