@@ -8,6 +8,7 @@
 // No Node imports: the renderer reads these types.
 import * as M from './check/messages.js';
 import { GC_PROBLEMS } from './check/problems.js';
+import { FSCK_CLASSES, type FsckRepairKind } from './fsck/classes.js';
 
 /**
  * error:   bcachefs 2021 reports this during recovery / mark and sweep (an fsck error, or the node read
@@ -38,7 +39,8 @@ export type RepairKind =
   | 'mark_replicas'
   | 'rewrite_alloc_key'
   | 'rewrite_usage'
-  | 'fix_on_read';
+  | 'fix_on_read'
+  | FsckRepairKind;
 
 export interface Repair {
   kind: RepairKind;
@@ -147,9 +149,11 @@ export interface DeclaredClass {
   severity: Severity;
   stage: FindingStage;
   explanation: string;
-  /** the repair kind (at merge, the fsck kinds join RepairKind) */
-  repair: string;
+  /** the repair kind bcachefs -y applies */
+  repair: RepairKind;
   repairText: string;
+  /** where bcachefs 2021's fsck -y is known to fail at this repair */
+  shortfall?: string;
 }
 export interface DeclaredInput {
   /** bcachefs's text, as the pass built it */
@@ -170,17 +174,15 @@ export function rowsFromDeclarations<T extends Record<string, DeclaredClass>>(de
       values: 'none',
       message: (i) => M.fsckBuf(i.message),
       explain: (i) => (i.detail ? `${d.explanation}: ${i.detail}` : d.explanation),
-      repair: { kind: d.repair as RepairKind, description: d.repairText },
+      repair: { kind: d.repair, description: d.repairText },
+      ...(d.shortfall !== undefined ? { shortfall: d.shortfall } : {}),
     };
   }
   return rows as { [K in keyof T]: ProblemRow<DeclaredInput> };
 }
 
-/**
- * Every class: the gc table; the fsck passes' rows fold in at merge:
- * `composeProblems(GC_PROBLEMS, rowsFromDeclarations(FSCK_CLASSES))`.
- */
-export const PROBLEMS = GC_PROBLEMS;
+/** Every class: mark and sweep's (check/problems.ts) and the fsck passes' (fsck/classes.ts). */
+export const PROBLEMS = composeProblems(GC_PROBLEMS, rowsFromDeclarations(FSCK_CLASSES));
 export type ProblemClass = keyof typeof PROBLEMS;
 /** The input a class's builders take. */
 export type ProblemInput<C extends ProblemClass> = (typeof PROBLEMS)[C] extends ProblemRow<infer I> ? I : never;

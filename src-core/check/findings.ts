@@ -21,6 +21,21 @@ export interface PosParts {
   snapshot: number;
 }
 
+const U64_MAX_TEXT = '18446744073709551615';
+const POS_WORDS: Record<string, string> = { U64_MAX: U64_MAX_TEXT };
+
+/**
+ * The position of a key from its text as bcachefs prints it ("u64s 7 type dirent 4096:123:U32_MAX len 0
+ * ver 0: ..."), exactly (decimal strings), for findings whose pass holds only the key's text.
+ */
+export function posPartsFromText(keyText: string): PosParts {
+  const text = /^u64s \d+ type \S+ (\S+)/.exec(keyText)?.[1] ?? 'POS_MIN';
+  if (text === 'POS_MIN') return { text, inode: '0', offset: '0', snapshot: 0 };
+  if (text === 'POS_MAX') return { text, inode: U64_MAX_TEXT, offset: U64_MAX_TEXT, snapshot: 0xffffffff };
+  const [inode = '0', offset = '0', snap = '0'] = text.split(':');
+  return { text, inode: POS_WORDS[inode] ?? inode, offset: POS_WORDS[offset] ?? offset, snapshot: snap === 'U32_MAX' ? 0xffffffff : Number(snap) };
+}
+
 /** A btree node on a device. */
 export interface NodeAddr {
   dev: number;
@@ -71,6 +86,8 @@ export interface FindingLocation {
   /** device of the bucket, or of the pointer */
   dev?: number;
   bucket?: number;
+  /** fsck pass findings: the inode concerned, as an exact decimal */
+  inode?: string;
 }
 
 /** The alloc key fields a rewrite would write (gc's view of the bucket). */

@@ -16,6 +16,7 @@ import { Gc } from './context.js';
 import { gcBtrees } from './gc.js';
 import { gcDone } from './gc-done.js';
 import { readSkippedLeaves } from './leaves.js';
+import { runFsckPasses } from '../fsck/index.js';
 import { Marker, markSuperblocks } from './mark.js';
 import { readBtreeRoots } from './recovery.js';
 import { CheckAborted } from './findings.js';
@@ -55,6 +56,8 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
       g.out.stage = 'fsck';
       g.progress('leaves');
       await readSkippedLeaves(g);
+      // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
+      await runFsckPasses(fs, g.out, { token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes });
     }
     g.progress('done');
   } catch (e) {

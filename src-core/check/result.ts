@@ -69,8 +69,8 @@ export interface CheckOptions {
   /** device name as bcachefs prints it in "error validating btree node on NAME" (default: none printed) */
   devName?: string;
   /**
-   * also read the leaves mark and sweep does not visit (dirents, xattrs, quotas), as bcachefs's later fsck
-   * passes do; default true
+   * also read the leaves mark and sweep does not visit (dirents, xattrs, quotas), and run bcachefs's later
+   * fsck passes, which read them (src-core/fsck); default true
    */
   readAllLeaves?: boolean;
   /** how reports are decided (default 'check', as fsck -n) */

@@ -54,9 +54,15 @@ export interface FsckLog {
 const CUT_SUFFIXES = [', not fixing', ', fixing', ', exiting'] as const;
 const KEPT_SUFFIXES = [' (run fsck to correct)', ' (repair unimplemented)'] as const;
 
-/** A continuation line of a multi-line message: indented, or one of the unindented continuations bcachefs uses. */
+/**
+ * A continuation line of a multi-line message: indented, or one of the unindented continuations bcachefs uses
+ * (the fsck passes print keys on lines of their own, "...:\n%s", and backpointers as "got ...\nshould be ...").
+ */
 function isContinuation(line: string): boolean {
-  return /^\s/.test(line) || line.startsWith('while marking ') || line.startsWith('sb:      l=') || line.startsWith('journal: l=');
+  return (
+    /^\s/.test(line) || line.startsWith('while marking ') || line.startsWith('sb:      l=') || line.startsWith('journal: l=') ||
+    line.startsWith('u64s ') || line.startsWith('got       ') || line.startsWith('should be ')
+  );
 }
 
 export function parseFsckLog(text: string, exit: number): FsckLog {
