@@ -51,7 +51,7 @@ async function exercise(img: Uint8Array, withCheck: boolean): Promise<'open-erro
     size: img.length,
     read: (o: number, l: number) => {
       if (o < 0 || o + l > img.length) throw new Error(`read past end (${o}+${l})`);
-      return Buffer.from(img.slice(o, o + l).buffer);
+      return Buffer.from(img.subarray(o, o + l));
     },
   };
   let fs: Filesystem;
