@@ -8,3 +8,7 @@ export { showSuperText } from './show-super.js';
 export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
 export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
+export { listDevices, parseLsblk, hasBcachefsMagic, LSBLK_COLUMNS, type DeviceList, type SystemDevice } from './devices.js';
+export { completePath, MAX_COMPLETIONS } from './complete.js';
+export { proposeWorkingCopy, makeWorkingCopy, defaultCopyFolder } from './working-copy.js';
+export type { Completion, CompletionEntry, WorkingCopy, WorkingCopyProposal } from './device-types.js';
