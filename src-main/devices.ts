@@ -40,7 +40,7 @@ export class WriteConsent {
   }
 }
 
-const REFRESH = 'Press "Refresh" above the device list';
+const REFRESH = 'Press "Refresh" in the device list';
 
 export function decideOpen(target: Target, mode: OpenMode, devices: readonly SystemDevice[], consent: WriteConsent): Decision {
   if (target.kind === 'image') {
@@ -56,7 +56,7 @@ export function decideOpen(target: Target, mode: OpenMode, devices: readonly Sys
     return { allow: false, code: 'NOT_LISTED', message: `${target.path} is not in the device list. ${REFRESH}, then pick the disk there; if it is still missing, it is not connected.` };
   }
   if (mode === 'read') return { allow: true, mode };
-  if (d.inUse) return { allow: false, code: 'IN_USE', message: `${d.path} cannot be opened for writing: ${d.inUse}. Unmount it first, then ${REFRESH.toLowerCase()}.` };
+  if (d.inUse) return { allow: false, code: 'IN_USE', message: `${d.path} cannot be opened for writing: ${d.inUse}. Unmount it first, then ${REFRESH.replace('Press', 'press')}.` };
   if (d.readOnly) return { allow: false, code: 'READ_ONLY_DEVICE', message: `${d.path} is read-only for the kernel (a write-protect switch, or a read-only loop device): it can only be checked.` };
   if (!consent.hasDevice(d)) return notConfirmed(d.path);
   return { allow: true, mode };

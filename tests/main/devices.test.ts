@@ -20,7 +20,7 @@ describe('decideOpen', () => {
 
   it('refuses a device that is not in its list, and says where to refresh it', () => {
     const d = decideOpen(device('/dev/sdz'), 'read', devices, new WriteConsent());
-    expect(d).toMatchObject({ allow: false, code: 'NOT_LISTED', message: expect.stringMatching(/^\/dev\/sdz is not in the device list\. Press "Refresh" above the device list/) });
+    expect(d).toMatchObject({ allow: false, code: 'NOT_LISTED', message: expect.stringMatching(/^\/dev\/sdz is not in the device list\. Press "Refresh" in the device list/) });
   });
 
   it('writes only after the technician confirmed write mode for that device', () => {
