@@ -94,6 +94,10 @@ export interface HelloResult {
   sampleImage: string | null;
   /** Currently open image, if any (e.g. after a page reload in browser mode). */
   open: OpenResult | null;
+  /** How the last check of the open image ended (null: none yet, or one is running), so a reloaded page can say it again. */
+  lastCheck: CheckDone | null;
+  /** The check running now, if any (a reloaded page shows its progress again). */
+  runningCheck: number | null;
 }
 
 /** The open disk: path, size, superblock summary, notes (ops/types.ts). */

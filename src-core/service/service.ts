@@ -61,6 +61,7 @@ export class Service {
   private nextCheckId = 1;
   private running: { checkId: number; started: number; cancelTimer: NodeJS.Timeout | null } | null = null;
   private last: FindingsResult | null = null;
+  private lastDone: CheckDone | null = null;
   private readonly sample: string | null;
   private disposed = false;
   /** requests that touch the session run one after another, in arrival order */
@@ -113,6 +114,8 @@ export class Service {
           version: toolVersion(),
           sampleImage: this.sample,
           open: this.openInfo,
+          lastCheck: this.openInfo ? this.lastDone : null,
+          runningCheck: this.running?.checkId ?? null,
         };
         return r;
       }
@@ -123,6 +126,7 @@ export class Service {
         this.openInfo = r;
         this.btreesCache = null;
         this.last = null;
+        this.lastDone = null;
         return r;
       }
       case 'superblock': {
@@ -147,6 +151,7 @@ export class Service {
         Atomics.store(this.cancelFlag, 0, 0);
         this.running = { checkId, started: Date.now(), cancelTimer: null };
         this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
+        this.lastDone = null;
         try {
           return await this.toWorker({ op: 'check', id: 0, checkId });
         } catch (e) {
@@ -184,6 +189,7 @@ export class Service {
         this.openInfo = null;
         this.btreesCache = null;
         this.last = null;
+        this.lastDone = null;
         return { closed: was };
       }
     }
@@ -241,6 +247,7 @@ export class Service {
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
     this.last = { ...f, checkId: d.checkId, status: d.status };
+    this.lastDone = d;
     this.opts.emit({ event: 'check.done', data: d });
     for (const w of this.idleWaiters.splice(0)) w();
   }

@@ -89,6 +89,9 @@ export class App {
       void this.loadDevices();
       if (h.open) {
         this.image = h.open;
+        // the check as it stands on the server: running (its progress events keep coming) or how it ended
+        if (h.runningCheck !== null) this.check = { state: 'running', checkId: h.runningCheck, progress: null, cancelling: false };
+        else if (h.lastCheck) this.check = { state: 'done', done: h.lastCheck };
         await this.loadBtrees();
         const f = await this.transport.call('findings');
         if (f.checkId !== null && f.status !== 'running') this.findings = f;

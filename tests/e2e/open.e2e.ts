@@ -119,3 +119,28 @@ test('browser mode refuses a page without the token (401) and says which address
   expect(wrong!.status()).toBe(401);
   await context.close();
 });
+
+test('a reload shows the same check summary, and a check still running with its progress', async ({ page }) => {
+  await page.goto(HOME);
+  await expect(page.getByTestId('uuid')).toBeVisible();
+  await page.getByTestId('check-start').click();
+  const result = page.getByTestId('check-result');
+  await expect(result).toContainText('8 findings (8 errors)');
+  const before = await result.innerText();
+  await page.reload();
+  await expect(result).toHaveText(before);
+  await expect(page.getByTestId('check-start')).toHaveText('Check again');
+
+  await page.goto(process.env.E2E_SLOW_URL!);
+  await page.getByTestId('path').fill(SAMPLE);
+  await page.getByTestId('open').click();
+  await expect(page.getByTestId('uuid')).toBeVisible();
+  await page.getByTestId('check-start').click();
+  await expect(page.getByTestId('phase')).toContainText('Walking the btrees');
+  await page.reload();
+  await expect(page.getByTestId('progress')).toBeVisible();
+  await expect(page.getByTestId('phase')).toContainText('Walking the btrees');
+  await expect(page.getByTestId('open')).toBeDisabled();
+  await page.getByTestId('check-cancel').click();
+  await expect(result).toContainText('cancelled');
+});
