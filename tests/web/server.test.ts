@@ -104,6 +104,19 @@ describe('the token', () => {
 });
 
 describe('service methods for the open step (through browser mode)', () => {
+  it('hello says how the last check of the open image ended (a reloaded page shows it again), and forgets it on the next open', async () => {
+    await result('open', { path: SAMPLE });
+    expect(await result('hello')).toMatchObject({ lastCheck: null, runningCheck: null });
+    const { checkId } = await result('check.start');
+    expect((await result('hello')).runningCheck).toBe(checkId);
+    let h;
+    for (let i = 0; i < 200 && !(h = await result('hello')).lastCheck; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(h.runningCheck).toBeNull();
+    expect(h.lastCheck).toMatchObject({ checkId, status: 'completed', findings: 8, bySeverity: { error: 8 } });
+    await result('open', { path: SAMPLE });
+    expect((await result('hello')).lastCheck).toBeNull();
+  });
+
   it('devices: the machine\'s block devices', async () => {
     const r = await result('devices');
     expect(Array.isArray(r.devices)).toBe(true);
