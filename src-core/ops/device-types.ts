@@ -25,6 +25,8 @@ export interface SystemDevice {
   /** the kernel marks it read-only */
   readOnly: boolean;
   removable: boolean;
+  /** this process may open it for reading (false: it needs administrator rights, see the README, "Opening disks") */
+  readable: boolean;
   /**
    * Why it must not be opened for writing, in words (mounted, or a partition or holder of it is mounted);
    * null when nothing on this machine uses it. Read-only opening is still allowed.

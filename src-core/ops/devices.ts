@@ -3,6 +3,7 @@
 // bcachefs). Listing only reads; which device may be opened for writing is the front end's decision
 // (src-main/devices.ts), and the device layer refuses writes to mounted devices anyway.
 import { execFileSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { openDevice } from '../device/index.js';
 import { BCACHE_MAGIC, BCH_SB_SECTOR } from '../format/superblock.js';
 import type { DeviceList, SystemDevice } from './device-types.js';
@@ -29,7 +30,7 @@ function mountpointsOf(n: LsblkNode): string[] {
 /**
  * Parses `lsblk --json -b -o LSBLK_COLUMNS`: every device once, each disk followed by its partitions and
  * holders. A device is in use when it, or anything built on it (a partition, a dm/md holder), is mounted.
- * Throws on text that is not lsblk's JSON.
+ * `readable` is left true: listDevices asks the system. Throws on text that is not lsblk's JSON.
  */
 export function parseLsblk(json: string): SystemDevice[] {
   const doc = JSON.parse(json) as { blockdevices?: unknown };
@@ -46,7 +47,7 @@ export function parseLsblk(json: string): SystemDevice[] {
       path, name, type: text(n.type) ?? 'unknown', size: Number(n.size) || 0,
       model: text(n.model), serial: text(n.serial), vendor: text(n.vendor), transport: text(n.tran),
       fstype: text(n.fstype), label: text(n.label), mountpoints: own, parent,
-      readOnly: flag(n.ro), removable: flag(n.rm) || flag(n.hotplug), inUse: null,
+      readOnly: flag(n.ro), removable: flag(n.rm) || flag(n.hotplug), readable: true, inUse: null,
     };
     const first = !seen.has(path);
     if (first) {
@@ -94,14 +95,23 @@ export function listDevices(opts: ListOptions = {}): DeviceList {
   }
   const unreadable: string[] = [];
   for (const d of devices) {
+    try {
+      accessSync(d.path, constants.R_OK);
+    } catch {
+      d.readable = false;
+    }
     // a disk with partitions holds a partition table, not a filesystem; an empty slot (size 0) holds nothing
     const holdsParts = devices.some((c) => c.parent === d.path && c.type === 'part');
-    if (d.fstype !== null || d.size === 0 || holdsParts) continue;
+    if (d.fstype !== null || d.size === 0 || holdsParts || !d.readable) continue;
     try {
       if (hasBcachefsMagic(d.path)) d.fstype = 'bcachefs';
     } catch {
       unreadable.push(d.path);
     }
+  }
+  const needRights = devices.filter((d) => !d.readable).map((d) => d.path);
+  if (needRights.length) {
+    notes.push(`${needRights.join(', ')} can be opened only with administrator rights: start bcachefs-repair as root, or see the README, "Opening disks".`);
   }
   if (unreadable.length) {
     notes.push(`Could not read ${unreadable.join(', ')} to look for bcachefs (no permission, or no medium): their filesystem is shown as unknown. Run bcachefs-repair with access to the disks (see the README, "Opening disks").`);

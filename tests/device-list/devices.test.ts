@@ -1,12 +1,12 @@
 // The device list: lsblk's JSON as recorded on a Debian 12 machine with real loop devices (see README.md),
 // and the bcachefs probe on real images.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { hasBcachefsMagic, listDevices, parseLsblk, LSBLK_COLUMNS } from '../../src-core/ops/index.js';
-import { fixturePath } from '../helpers/fixtures.js';
+import { fixturePath, PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const recorded = (f: string): string => readFileSync(join(import.meta.dirname, 'lsblk', f), 'utf8');
 
@@ -77,6 +77,19 @@ describe('bcachefs probe and the live list', () => {
     const r = listDevices({ lsblk: '/nonexistent/lsblk' });
     expect(r.devices).toEqual([]);
     expect(r.notes[0]).toMatch(/lsblk is not installed .*Type the device's path/);
+  });
+
+  const runuser = '/usr/sbin/runuser';
+  it.skipIf(process.getuid?.() !== 0 || !existsSync(runuser))('as a user without access to the disks (nobody, through runuser: runs as root only): each is marked as needing administrator rights, and a note says what to do', () => {
+    const script = `import(${JSON.stringify(join(PROJECT_ROOT, 'dist', 'src-core', 'ops', 'index.js'))}).then((m) => process.stdout.write(JSON.stringify(m.listDevices())))`;
+    const r = JSON.parse(execFileSync(runuser, ['-u', 'nobody', '--', process.execPath, '-e', script], { encoding: 'utf8' })) as ReturnType<typeof listDevices>;
+    const unreadable = r.devices.filter((d) => !d.readable).map((d) => d.path);
+    // every disk here is root:disk 0660
+    const locked = r.devices.filter((d) => (statSync(d.path).mode & 0o004) === 0).map((d) => d.path);
+    expect(unreadable).toEqual(locked);
+    if (locked.length) expect(r.notes).toContain(`${locked.join(', ')} can be opened only with administrator rights: start bcachefs-repair as root, or see the README, "Opening disks".`);
+    // as root, the same devices are readable
+    expect(listDevices().devices.filter((d) => locked.includes(d.path)).every((d) => d.readable)).toBe(true);
   });
 
   it('lists this machine as lsblk does, and every device it calls bcachefs has the magic', () => {
