@@ -1,6 +1,6 @@
 // The service: validates requests, answers what it can itself, and hands the rest to the session worker
 // (session-worker.ts) that owns the open filesystem. One Service per process (child.ts), or in-process.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -24,7 +24,15 @@ export interface ServiceOptions {
   cancelGraceMs?: number;
   /** file URL of a module to use instead of src-core/check (tests) */
   checkerModule?: string;
+  /**
+   * The elevated service: opens only this device (compared by real path), and neither lists devices nor
+   * folders nor copies files, so that running it as root gives the window nothing but that one disk.
+   */
+  onlyDevice?: string;
 }
+
+/** What the elevated service refuses outright. */
+const NOT_ELEVATED: readonly string[] = ['devices', 'complete', 'workingCopy.propose', 'workingCopy.make'];
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -91,6 +99,7 @@ export class Service {
           throw new ServiceError('BAD_REQUEST', `${method} has no parameter "${k}" (${takes}${method === 'open' ? '; every disk is opened read-only' : ''}). This is a bug in the front end.`);
         }
       }
+      if (this.opts.onlyDevice !== undefined) this.refuseIfElevated(method, params);
       let result: unknown;
       if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
@@ -192,6 +201,23 @@ export class Service {
         this.lastDone = null;
         return { closed: was };
       }
+    }
+  }
+
+  private refuseIfElevated(method: string, params: Record<string, unknown>): void {
+    const only = this.opts.onlyDevice!;
+    const real = (p: string): string => {
+      try {
+        return realpathSync(p);
+      } catch {
+        return resolve(p);
+      }
+    };
+    if (NOT_ELEVATED.includes(method)) {
+      throw new ServiceError('NOT_ALLOWED', `The service running with administrator rights only opens ${only}; ${method} is done by the normal one. This is a bug in the front end.`);
+    }
+    if (method === 'open' && (typeof params.path !== 'string' || real(params.path) !== real(only))) {
+      throw new ServiceError('NOT_ALLOWED', `The service running with administrator rights was started for ${only} only, not ${String(params.path)}. Open the other disk from the device list: it asks for rights again.`);
     }
   }
 
