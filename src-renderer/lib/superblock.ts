@@ -1,7 +1,7 @@
 // The superblock in the words and units of `bcachefs show-super`: its labels (spelt out), sizes in
 // KiB/MiB/GiB, times as dates.
-import type { OpenResult, SuperblockSummary } from '../../src-core/service/protocol';
-import { bytes, count } from './format';
+import type { OpenResult, SuperblockSummary } from '../../src-core/service/protocol.js';
+import { bytes, count } from './format.js';
 
 export type Row = [label: string, value: string];
 
