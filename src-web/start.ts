@@ -46,7 +46,7 @@ function hasDisplay(): boolean {
 
 async function fallback(reason: string): Promise<void> {
   say(`the desktop window cannot start: ${reason}.`);
-  say('starting browser mode instead (same interface, in your browser; nothing is opened automatically).');
+  say('starting browser mode instead: the same interface, in a browser (not opened for you), with the bundled sample open at first start.');
   await browserMode(process.argv.slice(2));
 }
 

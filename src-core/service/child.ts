@@ -30,9 +30,18 @@ let stopping = false;
 // Test hook: a module with checkFilesystem's contract used instead of src-core/check (the e2e tests wrap
 // the real checker around a slowed-down disk to watch progress and cancel).
 const testChecker = process.env.BCACHEFS_REPAIR_TEST_CHECKER;
+// `--only-device PATH`: the elevated service (started through pkexec, README "Opening disks") opens that one
+// device and nothing else (an argument, not the environment: pkexec clears the environment)
+const onlyAt = process.argv.indexOf('--only-device');
+const onlyDevice = onlyAt >= 0 ? process.argv[onlyAt + 1] : undefined;
+if (onlyAt >= 0 && !onlyDevice) {
+  process.stderr.write('bcachefs-repair service: --only-device needs the path of the device.\n');
+  process.exit(16);
+}
 const service = new Service({
   emit: (ev) => send(ev),
   ...(testChecker ? { checkerModule: pathToFileURL(resolve(testChecker)).href } : {}),
+  ...(onlyDevice ? { onlyDevice } : {}),
 });
 
 async function stop(code = 0): Promise<void> {

@@ -1,10 +1,10 @@
 // The service: validates requests, answers what it can itself, and hands the rest to the session worker
 // (session-worker.ts) that owns the open filesystem. One Service per process (child.ts), or in-process.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { projectRoot, toolVersion } from '../ops/index.js';
+import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
@@ -24,7 +24,15 @@ export interface ServiceOptions {
   cancelGraceMs?: number;
   /** file URL of a module to use instead of src-core/check (tests) */
   checkerModule?: string;
+  /**
+   * The elevated service: opens only this device (compared by real path), and neither lists devices nor
+   * folders nor copies files, so that running it as root gives the window nothing but that one disk.
+   */
+  onlyDevice?: string;
 }
+
+/** What the elevated service refuses outright. */
+const NOT_ELEVATED: readonly string[] = ['devices', 'complete', 'workingCopy.propose', 'workingCopy.make'];
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
@@ -61,6 +69,7 @@ export class Service {
   private nextCheckId = 1;
   private running: { checkId: number; started: number; cancelTimer: NodeJS.Timeout | null } | null = null;
   private last: FindingsResult | null = null;
+  private lastDone: CheckDone | null = null;
   private readonly sample: string | null;
   private disposed = false;
   /** requests that touch the session run one after another, in arrival order */
@@ -90,8 +99,9 @@ export class Service {
           throw new ServiceError('BAD_REQUEST', `${method} has no parameter "${k}" (${takes}${method === 'open' ? '; every disk is opened read-only' : ''}). This is a bug in the front end.`);
         }
       }
+      if (this.opts.onlyDevice !== undefined) this.refuseIfElevated(method, params);
       let result: unknown;
-      if (method === 'hello' || method === 'check.cancel' || method === 'findings') {
+      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
       } else {
         const run = this.queue.then(() => this.dispatch(method, params));
@@ -113,6 +123,8 @@ export class Service {
           version: toolVersion(),
           sampleImage: this.sample,
           open: this.openInfo,
+          lastCheck: this.openInfo ? this.lastDone : null,
+          runningCheck: this.running?.checkId ?? null,
         };
         return r;
       }
@@ -123,6 +135,7 @@ export class Service {
         this.openInfo = r;
         this.btreesCache = null;
         this.last = null;
+        this.lastDone = null;
         return r;
       }
       case 'superblock': {
@@ -147,6 +160,7 @@ export class Service {
         Atomics.store(this.cancelFlag, 0, 0);
         this.running = { checkId, started: Date.now(), cancelTimer: null };
         this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
+        this.lastDone = null;
         try {
           return await this.toWorker({ op: 'check', id: 0, checkId });
         } catch (e) {
@@ -166,6 +180,17 @@ export class Service {
         if (!this.openInfo && !this.last) throw notOpen();
         return this.last ?? { checkId: null, status: null, findings: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
       }
+      case 'devices':
+        return listDevices();
+      case 'complete':
+        return completePath(stringParam(params, 'path', 'the text typed so far'));
+      case 'workingCopy.propose': {
+        const path = stringParam(params, 'path', 'the image to copy');
+        const folder = params.folder === undefined ? undefined : stringParam(params, 'folder', 'the folder for the copy');
+        return proposeWorkingCopy(path, this.sample !== null && resolve(path) === this.sample, folder);
+      }
+      case 'workingCopy.make':
+        return makeWorkingCopy(stringParam(params, 'path', 'the image to copy'), stringParam(params, 'folder', 'the folder for the copy'));
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;
@@ -173,8 +198,26 @@ export class Service {
         this.openInfo = null;
         this.btreesCache = null;
         this.last = null;
+        this.lastDone = null;
         return { closed: was };
       }
+    }
+  }
+
+  private refuseIfElevated(method: string, params: Record<string, unknown>): void {
+    const only = this.opts.onlyDevice!;
+    const real = (p: string): string => {
+      try {
+        return realpathSync(p);
+      } catch {
+        return resolve(p);
+      }
+    };
+    if (NOT_ELEVATED.includes(method)) {
+      throw new ServiceError('NOT_ALLOWED', `The service running with administrator rights only opens ${only}; ${method} is done by the normal one. This is a bug in the front end.`);
+    }
+    if (method === 'open' && (typeof params.path !== 'string' || real(params.path) !== real(only))) {
+      throw new ServiceError('NOT_ALLOWED', `The service running with administrator rights was started for ${only} only, not ${String(params.path)}. Open the other disk from the device list: it asks for rights again.`);
     }
   }
 
@@ -230,6 +273,7 @@ export class Service {
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
     this.last = { ...f, checkId: d.checkId, status: d.status };
+    this.lastDone = d;
     this.opts.emit({ event: 'check.done', data: d });
     for (const w of this.idleWaiters.splice(0)) w();
   }
@@ -305,6 +349,12 @@ export class Service {
       await w.terminate();
     }
   }
+}
+
+function stringParam(params: Record<string, unknown>, name: string, what: string): string {
+  const v = params[name];
+  if (typeof v !== 'string') throw new ServiceError('BAD_REQUEST', `The parameter "${name}" (${what}) must be a string. This is a bug in the front end.`);
+  return v;
 }
 
 function notOpen(): ServiceError {

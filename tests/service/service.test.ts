@@ -33,7 +33,7 @@ describe('service on the bundled sample', () => {
     const h = await d.call('hello');
     expect(h.sampleImage).toBe(SAMPLE);
     expect(h.open).toBeNull();
-    expect(Object.keys(h).sort()).toEqual(['open', 'protocol', 'sampleImage', 'version']);
+    expect(Object.keys(h).sort()).toEqual(['lastCheck', 'open', 'protocol', 'runningCheck', 'sampleImage', 'version']);
     const o = await d.call('open', { path: SAMPLE });
     const uuid = /External UUID:\s+(\S+)/.exec(readFixtureText('clean-32k-depth2', 'show-super.txt')!)![1];
     expect(o.summary.externalUuid).toBe(uuid);
