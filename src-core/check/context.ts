@@ -13,6 +13,8 @@ import type { BtreePtr } from '../format/values.js';
 import { DevBuckets, genAfter } from './buckets.js';
 import { CheckAborted, FindingList, type KeyLocation, type NodeAddr, type PosParts } from './findings.js';
 import { ReplicasTable, type ReplicasEntry } from './replicas.js';
+import type { FsckPassName } from '../fsck/classes.js';
+import type { InodeFeed } from '../fsck/inodes.js';
 import type { CheckOptions, CheckPhase } from './result.js';
 import { FsUsage, readRecordedUsage, type RecordedUsage } from './usage.js';
 
@@ -42,6 +44,8 @@ export class Gc {
   private phase: CheckPhase = 'superblock';
   /** btree being walked, for progress */
   btree: string | undefined;
+  /** fed the inodes btree's nodes as gc walks them (check_inodes' table), when the fsck passes will run */
+  inodeFeed: InodeFeed | undefined;
   private nodesSinceYield = 0;
   private readonly notedLimitations = new Set<string>();
   /** the " stale" mark of key texts: against the alloc gens (bucket array 0), as bcachefs prints it */
@@ -76,11 +80,12 @@ export class Gc {
 
   // ---------------------------------------------------------------- progress and cancellation
 
-  progress(phase: CheckPhase): void {
+  progress(phase: CheckPhase, pass?: FsckPassName): void {
     this.phase = phase;
     this.opts.onProgress?.({
       phase,
       ...(this.btree !== undefined ? { btree: this.btree } : {}),
+      ...(pass !== undefined ? { pass } : {}),
       nodesDone: this.nodesRead,
       bytesRead: this.bytesRead,
       estimatedTotalBytes: this.estimatedTotalBytes,

@@ -3,7 +3,7 @@
 // depth, its children are read in key order and recursed into. The root's own key is marked last.
 import { BtreeWalk, btreePtrTable, type NodeStep } from '../btree/fs.js';
 import type { KeyTable } from '../format/bkey.js';
-import { btreeName } from '../format/names.js';
+import { BTREE_ID_inodes, btreeName } from '../format/names.js';
 import type { Gc } from './context.js';
 import type { FindingLocation } from './findings.js';
 import type { Marker } from './mark.js';
@@ -40,8 +40,11 @@ async function gcBtreeInit(g: Gc, marker: Marker, id: number): Promise<void> {
     const w = new BtreeWalk(g.fs, id, { depth: targetDepth, rootNode });
     for (let s = w.next(); s; s = w.next()) {
       const step = await g.visit(s);
-      if (step) gcNode(g, marker, step);
+      if (!step) continue;
+      if (id === BTREE_ID_inodes) g.inodeFeed?.node(step);
+      gcNode(g, marker, step);
     }
+    if (id === BTREE_ID_inodes) g.inodeFeed?.done();
   }
   // the root's own key: bch2_gc_mark_key(..., is_root = true)
   marker.markKey(btreePtrTable(root.ptr), 0, id, root.level + 1, null, 0);

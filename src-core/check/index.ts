@@ -16,7 +16,7 @@ import { Gc } from './context.js';
 import { gcBtrees } from './gc.js';
 import { gcDone } from './gc-done.js';
 import { readSkippedLeaves } from './leaves.js';
-import { runFsckPasses } from '../fsck/index.js';
+import { InodeFeed, runFsckPasses } from '../fsck/index.js';
 import { Marker, markSuperblocks } from './mark.js';
 import { readBtreeRoots } from './recovery.js';
 import { CheckAborted } from './findings.js';
@@ -41,6 +41,8 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
     for (const d of g.devs) d?.startGc();
     g.out.stage = 'gc';
     markSuperblocks(g);
+    // check_inodes' table, built from the inodes leaves gc reads anyway
+    if (opts.readAllLeaves !== false) g.inodeFeed = new InodeFeed(fs, g.recorded.nrInodes);
     g.progress('btrees');
     await gcBtrees(g, new Marker(g));
     g.progress('gc_done');
@@ -57,7 +59,10 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
       g.progress('leaves');
       await readSkippedLeaves(g);
       // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
-      await runFsckPasses(fs, g.out, { token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes });
+      await runFsckPasses(fs, g.out, {
+        token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes, ...(g.inodeFeed ? { inodeFeed: g.inodeFeed } : {}),
+        onPass: (pass) => g.progress('fsck', pass),
+      });
     }
     g.progress('done');
   } catch (e) {

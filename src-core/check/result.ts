@@ -1,18 +1,21 @@
 // What a check takes and gives back: options (progress, cancellation), the findings, and the gc state a
 // repair planner works from, so that it needs no second run.
 import type { CancellationToken } from '../base/cancellation.js';
+import type { FsckPassName } from '../fsck/classes.js';
 import type { Policy } from '../problems.js';
 import type { DevBuckets, DevUsage } from './buckets.js';
 import type { Finding } from './findings.js';
 import type { ReplicasTable } from './replicas.js';
 import type { FsUsage, RecordedUsage } from './usage.js';
 
-export type CheckPhase = 'superblock' | 'roots' | 'alloc' | 'btrees' | 'gc_done' | 'leaves' | 'done';
+export type CheckPhase = 'superblock' | 'roots' | 'alloc' | 'btrees' | 'gc_done' | 'leaves' | 'fsck' | 'done';
 
 export interface CheckProgress {
   phase: CheckPhase;
   /** btree being walked, in the btrees phase */
   btree?: string;
+  /** the fsck.c pass running, in the fsck phase */
+  pass?: FsckPassName;
   nodesDone: number;
   bytesRead: number;
   /** estimate of the metadata bytes to read (btree nodes in use per the alloc info), 0 when unknown */

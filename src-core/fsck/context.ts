@@ -13,6 +13,7 @@ import { bkeyValToText } from '../format/print.js';
 import type { FsckClass, FsckPassName } from './classes.js';
 import { InodeTable } from './inode-table.js';
 import type { DirentIndex } from './dirent-index.js';
+import type { InodeFeed } from './inodes.js';
 
 export const BCACHEFS_ROOT_INO = 4096;
 
@@ -75,8 +76,10 @@ export class FsckContext {
     readonly limitations: string[] = [],
     /** how many inodes to expect (sizes the inode table) */
     inodesExpected = 0,
+    /** the inode table mark and sweep built (check_inodes then only checks it), if it could */
+    readonly inodeFeed?: InodeFeed,
   ) {
-    this.inodes = new InodeTable(inodesExpected);
+    this.inodes = inodeFeed?.table ?? new InodeTable(inodesExpected);
     this.clean = fs.rootsFrom === 'clean';
     this.blockBytes = fs.sb.blockSize * 512;
   }

@@ -13,11 +13,12 @@ import { u64HiLoToString } from '../format/bytes.js';
 import { checkExtents } from './extents.js';
 import { checkDirents, checkXattrs } from './dirents.js';
 import { checkDirectoryStructure } from './dir-structure.js';
-import { checkInodes } from './inodes.js';
+import { checkInodes, type InodeFeed } from './inodes.js';
 import { checkNlinks } from './nlinks.js';
 import { checkRoot } from './root.js';
 
 export { FsckContext } from './context.js';
+export { InodeFeed } from './inodes.js';
 export { FSCK_CLASSES, FSCK_PASSES, isFsckClass, type FsckClass } from './classes.js';
 
 export interface FsckPassOptions {
@@ -30,6 +31,8 @@ export interface FsckPassOptions {
   limitations?: string[];
   /** how many inode keys to expect (mark and sweep counted them): sizes the inode table once */
   inodesExpected?: number;
+  /** the inode table built during mark and sweep (InodeFeed): used when complete */
+  inodeFeed?: InodeFeed;
 }
 
 /** Each pass of bch2_fsck_full; they run in FSCK_PASSES order. */
@@ -48,7 +51,8 @@ const PASS: Record<FsckPassName, (ctx: FsckContext) => void> = {
  * the event loop between passes; cancellation is polled within them.
  */
 export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: FsckPassOptions = {}): Promise<FsckContext> {
-  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations, opts.inodesExpected);
+  const feed = opts.inodeFeed?.complete ? opts.inodeFeed : undefined;
+  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations, opts.inodesExpected, feed);
   const stage = out.stage;
   out.stage = 'fsck';
   try {

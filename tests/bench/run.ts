@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipToTemp, removeTemp } from '../../src-core/device/gz.js';
 import { openFilesystem } from '../../src-core/open.js';
 import { forEachKey } from '../../src-core/btree/fs.js';
-import { checkFilesystem, type CheckProgress } from '../../src-core/check/index.js';
+import { checkFilesystem } from '../../src-core/check/index.js';
 import { BTREE_IDS } from '../../src-core/format/names.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -66,6 +66,16 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
+/** The fsck.c passes as the bench shows them: fsck -n -v prints no line for check_directory_structure (it is in "root"). */
+const PASS_ROWS = [
+  ['inodes', 'check_inodes', 'starting fsck'],
+  ['extents', 'check_extents', 'checking extents'],
+  ['dirents', 'check_dirents', 'checking dirents'],
+  ['xattrs', 'check_xattrs', 'checking xattrs'],
+  ['root, directory structure', 'check_root', 'checking root directory'],
+  ['nlinks', 'check_nlinks', 'checking inode nlinks'],
+] as const;
+
 /** fsck -n -v phases from its line timestamps (ms); the open runs from the start to "journal read done". */
 function fsckPhases(r: Run): Record<string, number> {
   const at = (prefix: string): number => {
@@ -73,36 +83,48 @@ function fsckPhases(r: Run): Record<string, number> {
     if (!l) throw new Error(`bcachefs fsck -n -v printed no "${prefix}" line; got:\n${r.lines.map((x) => x.text).join('\n')}`);
     return l.ms;
   };
-  return {
+  const out: Record<string, number> = {
     open: at('journal read done'),
     alloc: at('alloc read done') - at('starting alloc read'),
     markSweep: at('mark and sweep done') - at('starting mark and sweep'),
     fsckPasses: at('fsck done') - at('starting fsck'),
     total: r.ms,
   };
+  PASS_ROWS.forEach(([name, , line], i) => (out[name] = at(PASS_ROWS[i + 1]?.[2] ?? 'fsck done') - at(line)));
+  return out;
 }
 
-/** Child mode `phases`: one check in this process, timed from its progress callback; prints JSON. */
+/**
+ * Child mode `phases`: one check in this process, timed (wall and this process's CPU time) from its progress
+ * callback, each fsck pass from the progress the passes' onPass hook gives; prints JSON.
+ */
 async function phases(path: string): Promise<void> {
   // performance.now() counts from the process start: this is node's start and the loading of our modules
   const started = performance.now();
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
   const o = openFilesystem(path);
   const opened = performance.now();
-  const start: Partial<Record<CheckProgress['phase'], number>> = {};
+  const start = new Map<string, [number, number]>();
+  const mark = (k: string): void => void (start.has(k) || start.set(k, [performance.now(), cpu()]));
   try {
-    await checkFilesystem(o.fs, { devName: 'image.img', onProgress: (p) => void (start[p.phase] ??= performance.now()) });
+    await checkFilesystem(o.fs, { devName: 'image.img', onProgress: (p) => mark(p.phase === 'fsck' ? p.pass! : p.phase) });
   } finally {
     o.close();
   }
-  const end = performance.now();
-  const s = (p: CheckProgress['phase']): number => start[p] ?? end;
-  const out = {
-    start: started,
-    open: opened - started,
-    alloc: s('btrees') - s('roots'),
-    markSweep: s('leaves') - s('btrees'),
-    leaves: s('done') - s('leaves'),
-  };
+  mark('done');
+  const span = (from: string, to: string, c: 0 | 1): number => (start.get(to) ?? start.get('done')!)[c] - (start.get(from) ?? start.get('done')!)[c];
+  const out: Record<string, number> = { start: started, open: opened - started };
+  for (const c of [0, 1] as const) {
+    const x = c ? 'Cpu' : '';
+    out[`alloc${x}`] = span('roots', 'btrees', c);
+    out[`markSweep${x}`] = span('btrees', 'leaves', c);
+    out[`leaves${x}`] = span('leaves', 'check_inodes', c);
+    out[`fsckPasses${x}`] = span('check_inodes', 'done', c);
+    PASS_ROWS.forEach(([name, pass], i) => (out[`${name}${x}`] = span(pass, PASS_ROWS[i + 1]?.[1] ?? 'done', c)));
+  }
   console.log(JSON.stringify(out));
 }
 
@@ -185,21 +207,19 @@ async function main(): Promise<void> {
   console.log('  (on a busy machine wall times follow the load; cpu time, all threads of each process, follows it less)');
   console.log('');
   const m = (xs: Record<string, number>[], k: string): number => median(xs.map((x) => x[k]!));
-  const row = (name: string, a: number | undefined, b: number | undefined, note = ''): string =>
-    `  ${name.padEnd(34)} ${a === undefined ? '      -' : f2(a)} s  ${b === undefined ? '      -' : f2(b)} s  ${a !== undefined && b !== undefined ? (b / a).toFixed(2).padStart(5) : '     '}  ${note}`;
-  console.log(`per phase, median of ${ROUNDS} (fsck -n -v line timestamps; check's progress callback, in a process of its own):`);
-  console.log(`  ${'phase'.padEnd(34)} ${'fsck -n'.padStart(9)}  ${'check'.padStart(9)}  ratio`);
-  console.log(row('start, superblock, journal', m(fsckP, 'open'), m(oursP, 'start') + m(oursP, 'open'), 'process start to the journal read'));
+  const row = (name: string, a: number | undefined, b: number | undefined, cpu?: number, note = ''): string =>
+    `  ${name.padEnd(34)} ${a === undefined ? '      -' : f2(a)} s  ${b === undefined ? '      -' : f2(b)} s  ${cpu === undefined ? '      -' : f2(cpu)} s  ` +
+    `${a !== undefined && b !== undefined && a >= 1 ? (b / a).toFixed(2).padStart(5) : '     '}  ${note}`;
+  console.log(`per phase, median of ${ROUNDS} (fsck -n -v line timestamps; check's progress callback and the passes' onPass hook, in a process of its own):`);
+  console.log(`  ${'phase'.padEnd(34)} ${'fsck -n'.padStart(9)}  ${'check'.padStart(9)}  ${'check cpu'.padStart(9)}  ratio (wall)`);
+  console.log(row('start, superblock, journal', m(fsckP, 'open'), m(oursP, 'start') + m(oursP, 'open'), undefined, 'process start to the journal read'));
   console.log(row('  of which node and our modules', undefined, m(oursP, 'start')));
-  console.log(row('roots and alloc read', m(fsckP, 'alloc'), m(oursP, 'alloc'), 'ours: the roots read too (fsck reads them while opening)'));
-  console.log(row('mark and sweep (btree_gc.c)', m(fsckP, 'markSweep'), m(oursP, 'markSweep'), 'both: every node, every key marked, gc_done'));
-  console.log(row('fsck.c passes', m(fsckP, 'fsckPasses'), undefined, 'not in our check yet (h-fsck adds them)'));
-  console.log(row('  leaves mark and sweep skips', undefined, m(oursP, 'leaves'), 'dirents/xattrs leaves, which fsck reads in its passes'));
-  console.log(row('whole process', mf, mo));
-  console.log(
-    `  so far our check does mark and sweep and reads the leaves it skips; bcachefs also runs its fsck.c passes (${f2(m(fsckP, 'fsckPasses')).trim()} s ` +
-      `of its ${f2(mf).trim()} s), which ours does not yet: the whole-process ratio flatters us by that much.`,
-  );
+  console.log(row('roots and alloc read', m(fsckP, 'alloc'), m(oursP, 'alloc'), m(oursP, 'allocCpu'), 'ours: the roots read too (fsck reads them while opening)'));
+  console.log(row('mark and sweep (btree_gc.c)', m(fsckP, 'markSweep'), m(oursP, 'markSweep'), m(oursP, 'markSweepCpu'), 'both: every node, every key marked, gc_done; ours builds the inode table too'));
+  console.log(row('leaves mark and sweep skips', undefined, m(oursP, 'leaves'), m(oursP, 'leavesCpu'), 'dirents/xattrs leaves for their node errors (fsck reads them in its passes)'));
+  console.log(row('fsck.c passes', m(fsckP, 'fsckPasses'), m(oursP, 'fsckPasses'), m(oursP, 'fsckPassesCpu')));
+  for (const [name] of PASS_ROWS) console.log(row(`  ${name}`, m(fsckP, name), m(oursP, name), m(oursP, `${name}Cpu`)));
+  console.log(row('whole process', mf, mo, co));
 }
 
 void main();

@@ -107,7 +107,7 @@ describe.skipIf(!haveTools())('injected damage', () => {
     const phases: string[] = [];
     const r = await checkFilesystem(o.fs, { onProgress: (p: CheckProgress) => phases.push(p.phase) });
     expect(r.aborted).toBe(false);
-    expect([...new Set(phases)]).toEqual(['roots', 'alloc', 'btrees', 'gc_done', 'leaves', 'done']);
+    expect([...new Set(phases)]).toEqual(['roots', 'alloc', 'btrees', 'gc_done', 'leaves', 'fsck', 'done']);
     expect(r.stats.nodesRead).toBeGreaterThan(20);
     const cancel = new CancellationTokenSource();
     cancel.cancel();
