@@ -1,3 +1,7 @@
+// Change from TEAM2.md's interface: PlanContext also has noRepair(findingId, reason), so that a planner can say
+// why it leaves one of its findings without a fix (the plan lists every such finding with that reason).
+// Calling it is optional; a finding left without a fix and without a reason is listed as "<planner> has no fix for it".
+//
 // The repair interface: planners turn findings into fixes (RepairFix), the pipeline (pipeline.ts) runs them in
 // rounds over an in-memory overlay of the device, and the journal applies the resulting plan in order.
 import type { CancellationToken } from '../base/cancellation.js';
@@ -28,6 +32,8 @@ export interface PlanContext {
   token: CancellationToken;
   /** a free bucket no earlier fix of this plan took (from format/buckets freeBuckets), for a new node */
   claimFreeBucket(dev: number): number | undefined;
+  /** records why this planner leaves a finding without a fix (shown in the plan) */
+  noRepair(findingId: string, reason: string): void;
 }
 
 /** One planner per family of classes: it gets every finding of its classes and returns fixes for those it can fix. */
