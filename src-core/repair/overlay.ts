@@ -50,6 +50,15 @@ export class Overlay implements BlockReader {
     for (const w of fix.writes) this.patches.push({ offset: w.offset, bytes: Uint8Array.from(w.new) });
   }
 
+  /** A point to go back to (reset) when a round's fixes are abandoned. */
+  mark(): number {
+    return this.patches.length;
+  }
+
+  reset(mark: number): void {
+    this.patches.length = mark;
+  }
+
   /** How many bytes the patches cover (a measure of the plan's size). */
   get patchedBytes(): number {
     return this.patches.reduce((n, p) => n + p.bytes.length, 0);
