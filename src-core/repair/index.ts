@@ -3,12 +3,14 @@
 // pointers and gens 30, alloc keys 40, usage and replicas 50.
 import { allocPlanner } from './alloc.js';
 import { gensPlanner } from './gens.js';
+import { nodesPlanner } from './nodes.js';
 import { topologyPlanner } from './topology.js';
 import type { Planner } from './types.js';
 
 export type { Planner, PlanContext, RepairFix } from './types.js';
 
 export const PLANNERS: readonly Planner[] = [
+  nodesPlanner,
   topologyPlanner,
   gensPlanner,
   allocPlanner,
