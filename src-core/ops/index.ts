@@ -9,3 +9,7 @@ export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
 export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
 export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';
+export {
+  applyRepair, fixesFromDocument, planDocument, planRepair, selectFixes,
+  type ApplyOutcome, type ApplyProgress, type ApplyRequest, type PlanDocument, type PlanProgress, type PlanRequest, type RepairFix, type RepairFixJson, type RepairPlan, type Unresolved,
+} from './repair.js';
