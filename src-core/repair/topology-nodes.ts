@@ -21,7 +21,10 @@ export interface Child {
   row: number;
   ptr: BtreePtr;
   node: BtreeNode;
-  /** the first and last live key of the child as its own header reads it (undefined: no keys) */
+  /**
+   * the range the child's keys cover, as its own header reads them (undefined: no keys): its first and last
+   * key; for an interior node, its first child's min_key and its last child's max_key
+   */
   first?: Bpos;
   last?: Bpos;
 }
@@ -36,7 +39,9 @@ export function childAt(fs: Filesystem, parent: BtreeNode, index: number): Child
   const node = readNodeAtSector(fs, parent.btreeId, parent.level - 1, p.offset);
   const c: Child = { index, row, ptr, node };
   if (node.readable && node.liveCount) {
-    c.first = node.keys.pos(node.live[0]!);
+    // an interior node's range starts where its first child does (that pointer's min_key), not at its position
+    const r0 = node.live[0]!;
+    c.first = (node.level > 0 ? btreePtrFromKey(node.keys, r0)?.minKey : undefined) ?? node.keys.pos(r0);
     c.last = node.keys.pos(node.live[node.liveCount - 1]!);
   }
   return c;
@@ -58,8 +63,9 @@ export function rowsAt(node: BtreeNode, pos: Bpos, keep: number): number[] {
 
 /** The child's keys, in words, for the evidence. */
 export function keysText(c: Child): string {
+  const what = c.node.level > 0 ? 'children covering' : 'keys,';
   return c.first && c.last
-    ? `node ${c.node.sector} holds ${c.node.liveCount} keys, ${bposToText(c.first)} .. ${bposToText(c.last)}`
+    ? `node ${c.node.sector} holds ${c.node.liveCount} ${what} ${bposToText(c.first)} .. ${bposToText(c.last)}`
     : `node ${c.node.sector} holds no keys`;
 }
 

@@ -89,7 +89,8 @@ function planMinKey(ctx: PlanContext, f: Finding, all: readonly Finding[]): Repa
   }
   // B: the previous sibling ends where this child starts; every key of the sibling lies before that
   const end = bposPredecessor(cur.ptr.minKey);
-  if (prev?.ptr.minKey && end && within(prev.last, prev.ptr.minKey, end) && bposCmp(prev.ptr.minKey, end) <= 0) {
+  // (only when the child's own keys agree with the min_key it keeps)
+  if (prev?.ptr.minKey && end && within(prev.last, prev.ptr.minKey, end) && bposCmp(prev.ptr.minKey, end) <= 0 && within(cur.first, cur.ptr.minKey, cur.ptr.maxKey)) {
     const e = new EditsByNode(ctx.fs);
     setMax(e, parent.sector, prev, loc.level, end);
     fixes.push(fixOf(ctx.fs, e, `topology:${f.id}:prev`, `set max_key of ${where} node ${prev.node.sector} to ${bposToText(end)}`,

@@ -85,6 +85,11 @@ describe('topology repair: plan, apply, then our check, the real fsck -n and the
       expect(f.evidence.length).toBeGreaterThan(0);
     }
     expect(p.unresolved.map((u) => `${u.finding.id}: ${u.reason}`), 'every finding has a fix').toEqual([]);
+    if (fx === 'gap-dirents-l2-b7') {
+      // the level-1 node's first child starts at the old boundary: its header's min_key is the damaged side, no other choice
+      expect(topo[0]!.alternatives).toEqual([]);
+      expect(topo[0]!.evidence.join('\n')).toMatch(/holds \d+ children covering 4106:3866970605718066527:0 \.\./);
+    }
     apply(img, p.fixes);
 
     const dev = openDevice(img);
@@ -103,5 +108,33 @@ describe('topology repair: plan, apply, then our check, the real fsck -n and the
     if (toolMissing) return;
     const r = realFsck(img);
     expect(r.exit, `real fsck -n on the repaired image:\n${r.out}`).toBe(0);
+  });
+
+  // the other boundary (the previous sibling's max_key moved instead) or the other side of a seq mismatch
+  // (the pointer takes the node's seq) must be just as acceptable to bcachefs: each is offered to the technician
+  const ONE_FIX = ['gap-extents-b2', 'gap-extents-b4', 'gap-inodes-b3', 'gap-alloc-b6', 'wrongseq-extents-b3'];
+  it.skipIf(toolMissing).each(ONE_FIX)('%s: the alternative fix, applied instead, also gives fsck -n exit 0 and every key', { timeout: 300_000 }, async (fx) => {
+    const img = copyImage(fx);
+    const p = await plan(img);
+    const topo = p.fixes.filter((f) => f.id.startsWith('topology:'));
+    expect(topo).toHaveLength(1);
+    expect(topo[0]!.alternatives).toHaveLength(1);
+    const alt = topo[0]!.alternatives[0]!;
+    expect(alt.resolves).toContain(topo[0]!.resolves[0]);
+    // a wrong-node fix resolves the bucket findings that follow it too; they go away the same way
+    apply(img, p.fixes.map((f) => (f === topo[0] ? alt : f)));
+    const dev = openDevice(img);
+    try {
+      const fs = new Filesystem(dev);
+      expect((await checkFilesystem(fs, { devName: 'image.img' })).findings.map((f) => f.id)).toEqual([]);
+      for (const b of DATA_BTREES) {
+        const have = new Set(positions(fs, b));
+        expect(basePositions(fx, b).filter((k) => !have.has(k))).toEqual([]);
+      }
+    } finally {
+      dev.close();
+    }
+    const r = realFsck(img);
+    expect(r.exit, `real fsck -n after the alternative:\n${r.out}`).toBe(0);
   });
 });
