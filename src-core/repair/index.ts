@@ -5,6 +5,7 @@ import { allocPlanner } from './alloc.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
 import { topologyPlanner } from './topology.js';
+import { usagePlanner } from './usage.js';
 import type { Planner } from './types.js';
 
 export type { Planner, PlanContext, RepairFix } from './types.js';
@@ -14,4 +15,5 @@ export const PLANNERS: readonly Planner[] = [
   topologyPlanner,
   gensPlanner,
   allocPlanner,
+  usagePlanner,
 ];
