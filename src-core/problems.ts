@@ -38,6 +38,7 @@ export type RepairKind =
   | 'mark_replicas'
   | 'rewrite_alloc_key'
   | 'rewrite_usage'
+  | 'rewrite_superblock'
   | 'fix_on_read';
 
 export interface Repair {

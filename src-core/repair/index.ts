@@ -4,6 +4,7 @@
 import { allocPlanner } from './alloc.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
+import { superblockPlanner } from './superblock.js';
 import { topologyPlanner } from './topology.js';
 import { usagePlanner } from './usage.js';
 import type { Planner } from './types.js';
@@ -11,6 +12,7 @@ import type { Planner } from './types.js';
 export type { Planner, PlanContext, RepairFix } from './types.js';
 
 export const PLANNERS: readonly Planner[] = [
+  superblockPlanner,
   nodesPlanner,
   topologyPlanner,
   gensPlanner,

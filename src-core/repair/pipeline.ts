@@ -10,6 +10,7 @@ import { freeBuckets, type BucketAlloc } from '../format/buckets.js';
 import { rangesOverlap } from '../journal/plan.js';
 import { PLANNERS } from './index.js';
 import { Overlay } from './overlay.js';
+import { replayRefusal } from './unclean.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 export interface Unresolved {
@@ -66,6 +67,8 @@ export async function planRepair(dev: BlockReader, opts: PlanOptions = {}): Prom
   let fs = new Filesystem(overlay);
   let state = await check(fs);
   const before = state.findings;
+  const refusal = replayRefusal(fs);
+  if (refusal) return { fixes: [], unresolved: before.map((finding) => ({ finding, reason: refusal })), before, rounds: 0, cancelled: state.aborted };
   let cancelled = state.aborted;
   // planners that found nothing to do in the current state (reset whenever a round makes progress)
   const idle = new Set<Planner>();
