@@ -13,7 +13,9 @@ import { encodeBtreePtrV2, readBtreePtrV2Value } from '../format/encode-value.js
 import type { Finding } from '../check/findings.js';
 import { EditsByNode, readNodeAtSector } from './edit.js';
 import { bposPredecessor, childAt, keysText, liveIndexAt, rowsAt, within, type Child } from './topology-nodes.js';
+import { planRootRange, ROOT_CLASSES } from './topology-root.js';
 import { wrongNodeFixes, WRONG_NODE_CLASS } from './topology-wrongnode.js';
+import type { PlannedWrite } from '../journal/plan.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const KEPT_2021 = 'bcachefs 2021 (fsck -y) moves the reported child\'s min_key and drops every key outside the new range (bch2_btree_node_drop_keys_outside_node); here every key stays';
@@ -154,7 +156,10 @@ function planEmpty(ctx: PlanContext, f: Finding): RepairFix | string | undefined
     [f.id]);
 }
 
-const CLASSES = ['topology_min_key', 'topology_max_key', 'btree_node_empty', WRONG_NODE_CLASS] as const;
+const CLASSES = ['topology_min_key', 'topology_max_key', 'btree_node_empty', ...ROOT_CLASSES, WRONG_NODE_CLASS] as const;
+
+/** What a write rewrites: a node, or the superblock or journal (each rewritten whole by one fix a round). */
+const unit = (w: PlannedWrite): string => (w.target.kind === 'node' ? `node ${w.target.sector}` : w.target.kind);
 
 export const topologyPlanner: Planner = {
   name: 'topology',
@@ -162,17 +167,18 @@ export const topologyPlanner: Planner = {
   order: 20,
   plan(ctx, findings) {
     const out: RepairFix[] = [...wrongNodeFixes(ctx, findings)];
-    const touched = new Set(out.flatMap((x) => x.writes.map((w) => w.target.kind === 'node' ? w.target.sector : -1)));
+    const touched = new Set(out.flatMap((x) => x.writes.map(unit)));
     const done = new Set(out.flatMap((x) => x.resolves));
     for (const f of findings) {
       if (ctx.token.isCancellationRequested || done.has(f.id)) continue;
       const fix = f.class === 'topology_min_key' ? planMinKey(ctx, f, findings)
         : f.class === 'topology_max_key' ? planMaxKey(ctx, f)
-          : f.class === 'btree_node_empty' ? planEmpty(ctx, f) : undefined;
+          : f.class === 'btree_node_empty' ? planEmpty(ctx, f)
+            : (ROOT_CLASSES as readonly string[]).includes(f.class) ? planRootRange(ctx, f, findings) : undefined;
       if (typeof fix === 'string') ctx.noRepair(f.id, fix);
       if (!fix || typeof fix === 'string') continue;
       // one change per node in a round: a later finding on a node already changed is planned on the next round's re-check
-      const sectors = [fix, ...fix.alternatives].flatMap((x) => x.writes.map((w) => (w.target.kind === 'node' ? w.target.sector : -1)));
+      const sectors = [fix, ...fix.alternatives].flatMap((x) => x.writes.map(unit));
       if (sectors.some((s) => touched.has(s))) continue;
       for (const s of sectors) touched.add(s);
       for (const id of fix.resolves) done.add(id);

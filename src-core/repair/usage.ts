@@ -74,7 +74,7 @@ function cleanEntries(fs: Filesystem, check: CheckResult, changes: FieldChange[]
 }
 
 /** Every superblock copy rewritten from `bytes` (the new primary), each write covering the old and new length. */
-function superblockWrites(fs: Filesystem, bytes: Uint8Array, field: string, changes: FieldChange[]): PlannedWrite[] {
+export function superblockWrites(fs: Filesystem, bytes: Uint8Array, field: string, changes: FieldChange[]): PlannedWrite[] {
   return fs.sb.layout.sbOffsets.map((sector, i) => {
     const copy = superblockCopy(bytes, sector);
     const len = Math.max(copy.length, fs.sb.bytes.length);
