@@ -145,7 +145,8 @@ function decide(fs: Filesystem, check: CheckResult, dev: number, b: number, ptrs
     ? {
       bucket: b, ptrs, title: `Drop the ${dirty.length} stale pointer${dirty.length > 1 ? 's' : ''} into ${bucket} (bcachefs 2021's repair)`,
       summary: `delete the key${dirty.length > 1 ? 's' : ''} holding the stale pointer${dirty.length > 1 ? 's' : ''}`,
-      evidence: facts, lost: dirty.map((p) => p.text), kept: [], edit: dropPtrs(dirty), nodes: ptrNodes(dirty),
+      evidence: [...facts, "the inodes of the dropped extents then count sectors they no longer have: bcachefs's fsck pass reports their i_sectors (the filesystem-level repair)"],
+      lost: dirty.map((p) => p.text), kept: [], edit: dropPtrs(dirty), nodes: ptrNodes(dirty),
     }
     : undefined;
   const setBucketGen = (g: number, why: string[]): Decision => ({
