@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { openDevice } from '../../src-core/device/index.js';
 import { planRepair } from '../../src-core/repair/pipeline.js';
-import { allFixtures, cleanFixtures, fixturePath } from '../helpers/fixtures.js';
+import { PROJECT_ROOT, allFixtures, cleanFixtures, fixturePath } from '../helpers/fixtures.js';
 import { runCli } from '../helpers/cli.js';
 import { checkImage, cli, copyImage, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
 
@@ -40,6 +40,19 @@ describe('plan on every damaged fixture', () => {
 });
 
 describe('plan and repair on the command line', () => {
+  it('the bundled sample: 8 findings from 2 faults, 2 fixes; repair -y leaves it clean for us and the real fsck -n', { timeout: 300_000 }, async () => {
+    const img = copyImage('sample', resolve(PROJECT_ROOT, 'assets', 'sample.img.gz'));
+    const dev = openDevice(img);
+    const p = await planRepair(dev, { devName: 'image.img' }).finally(() => dev.close());
+    expect(p.before).toHaveLength(8);
+    expect(p.fixes.map((f) => f.id.split(':')[0])).toEqual(['topology', 'gens']);
+    expect(p.fixes.flatMap((f) => f.resolves).sort()).toEqual(p.before.map((f) => f.id).sort());
+    const r = cli(img, ['repair', 'image.img', '--journal', 'j.db', '-y']);
+    expect(r.status, r.stdout + r.stderr).toBe(1);
+    expect((await checkImage(img)).findings).toEqual([]);
+    if (!toolMissing) expect(realFsck(img).exit).toBe(0);
+  });
+
   it('plan writes nothing, --output gives the plan that repair --plan applies exactly; a second --plan is refused as stale', { timeout: 300_000 }, async () => {
     const img = copyImage('stale-b2');
     const damaged = sha256File(img);
