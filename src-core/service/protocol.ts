@@ -73,18 +73,30 @@ export interface Params {
   'workingCopy.propose': { path: string; folder?: string };
   /** Makes the working copy (unpacked) in the folder the user confirmed; never overwrites anything. */
   'workingCopy.make': { path: string; folder: string };
+  /** Plans the repair of the open disk (nothing is written); 'plan.progress' events while it runs. */
+  plan: Record<string, never> | undefined;
+  /**
+   * Applies fixes through the repair journal (the only writer): `fixes` names fixes, alternatives or findings
+   * (default: every planned fix). Plans again after the journal's recovery; 'apply.progress' events; a cancel
+   * (repair.cancel) takes effect between fixes. The disk is opened again afterwards.
+   */
+  apply: { journal: string; fixes?: string[]; who?: string; caseRef?: string; customer?: string; technician?: string };
+  /** Asks the running plan or apply to stop (apply: between fixes). */
+  'repair.cancel': Record<string, never> | undefined;
 }
 
 export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = [
   'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
+  'plan', 'apply', 'repair.cancel',
 ];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
 export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullable<Params[M]>)[] } = {
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
   devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
+  plan: [], apply: ['journal', 'fixes', 'who', 'caseRef', 'customer', 'technician'], 'repair.cancel': [],
 };
 
 export interface HelloResult {
@@ -126,6 +138,65 @@ export interface FindingsResult {
   classes: Record<string, string>;
 }
 
+/** One write of a fix, without its bytes (the journal holds those). */
+export interface PlanWriteInfo {
+  offset: number;
+  length: number;
+  target: { kind: 'node'; btree: string; level: number; sector: number; what?: string } | { kind: 'key'; btree: string; pos: string; nodeSector?: number } | { kind: 'superblock'; sector: number; field: string };
+  changes: { field: string; before: string; after: string }[];
+}
+
+/** A fix as the UI shows it (src-core/repair/types.ts RepairFix without the bytes). */
+export interface PlanFixInfo {
+  id: string;
+  title: string;
+  summary: string;
+  resolves: string[];
+  evidence: string[];
+  lost: string[];
+  kept: string[];
+  dependsOn: string[];
+  writes: PlanWriteInfo[];
+  alternatives: PlanFixInfo[];
+}
+
+export interface PlanResult {
+  fixes: PlanFixInfo[];
+  /** findings no fix resolves, each with why */
+  unresolved: { id: string; class: string; severity: Severity; reason: string }[];
+  /** the findings the plan was made for */
+  findings: Finding[];
+  rounds: number;
+  cancelled: boolean;
+}
+
+export interface ApplyResult {
+  device: string;
+  /** the journal's session */
+  session: number;
+  /** what recovery finished for a crashed run first */
+  recovered: string[];
+  applied: { id: string; fix: number }[];
+  skipped: string[];
+  cancelled: boolean;
+  /** the check after the repair */
+  after: Finding[];
+  unresolved: PlanResult['unresolved'];
+}
+
+export interface PlanProgress {
+  round: number;
+  step: string;
+  findings: number;
+  fixes: number;
+}
+
+export interface ApplyProgress {
+  done: number;
+  total: number;
+  planId?: string;
+}
+
 // ---------------------------------------------------------------- events
 
 export type CheckStatus = 'running' | 'completed' | 'cancelled' | 'failed';
@@ -159,6 +230,8 @@ export interface Events {
   'check.progress': CheckProgress;
   'check.done': CheckDone;
   'session.closed': SessionClosed;
+  'plan.progress': PlanProgress;
+  'apply.progress': ApplyProgress;
 }
 
 export type EventName = keyof Events;
@@ -176,6 +249,9 @@ export interface Results {
   complete: Completion;
   'workingCopy.propose': WorkingCopyProposal;
   'workingCopy.make': WorkingCopy;
+  plan: PlanResult;
+  apply: ApplyResult;
+  'repair.cancel': { cancelling: boolean };
 }
 
 export function isMethod(m: unknown): m is Method {

@@ -10,7 +10,7 @@ import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
 import {
   PARAM_NAMES, PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
-  type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
+  type FindingsResult, type HelloResult, type OpenResult, type Params, type Request, type RequestId, type Response,
 } from './protocol.js';
 
 export interface ServiceOptions {
@@ -75,6 +75,8 @@ export class Service {
   /** requests that touch the session run one after another, in arrival order */
   private queue: Promise<unknown> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
+  /** a plan or apply is running in the worker (repair.cancel stops it) */
+  private repairing = false;
 
   constructor(private readonly opts: ServiceOptions) {
     this.sample = opts.sampleImage === undefined ? findSampleImage() : opts.sampleImage;
@@ -101,7 +103,7 @@ export class Service {
       }
       if (this.opts.onlyDevice !== undefined) this.refuseIfElevated(method, params);
       let result: unknown;
-      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
+      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'repair.cancel' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
       } else {
         const run = this.queue.then(() => this.dispatch(method, params));
@@ -191,6 +193,29 @@ export class Service {
       }
       case 'workingCopy.make':
         return makeWorkingCopy(stringParam(params, 'path', 'the image to copy'), stringParam(params, 'folder', 'the folder for the copy'));
+      case 'plan':
+      case 'apply': {
+        if (!this.openInfo) throw notOpen();
+        this.refuseWhileChecking(method === 'plan' ? 'plan the repair' : 'repair');
+        Atomics.store(this.cancelFlag, 0, 0);
+        this.repairing = true;
+        try {
+          if (method === 'plan') return await this.toWorker({ op: 'plan', id: 0 });
+          const r = await this.toWorker({ op: 'apply', id: 0, params: params as Params['apply'] });
+          // the disk changed: what was read of it before is stale
+          this.openInfo = (await this.toWorker({ op: 'call', id: 0, method: 'superblock' })) as OpenResult;
+          this.btreesCache = null;
+          this.last = null;
+          return r;
+        } finally {
+          this.repairing = false;
+        }
+      }
+      case 'repair.cancel': {
+        if (!this.repairing) return { cancelling: false };
+        Atomics.store(this.cancelFlag, 0, 1);
+        return { cancelling: true };
+      }
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;
@@ -255,6 +280,10 @@ export class Service {
       this.pending.delete(m.id);
       if ('error' in m) p.reject(new ServiceError(m.error.code ?? 'INTERNAL', m.error.message));
       else p.resolve(m.result);
+      return;
+    }
+    if (m.event === 'plan.progress' || m.event === 'apply.progress') {
+      this.opts.emit({ event: m.event, data: m.data as never });
       return;
     }
     if (m.event === 'check.progress') {

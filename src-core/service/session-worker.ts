@@ -4,17 +4,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { sharedCancellation } from '../ops/index.js';
 import { Session, errorInfo } from './session.js';
-import type { CheckDone, FindingsResult } from './protocol.js';
+import type { CheckDone, FindingsResult, Params } from './protocol.js';
 import { loadChecker } from './checker.js';
 
 export type ToWorker =
   | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close'; params?: { path?: string } }
-  | { op: 'check'; id: number; checkId: number };
+  | { op: 'check'; id: number; checkId: number }
+  | { op: 'plan'; id: number }
+  | { op: 'apply'; id: number; params: Params['apply'] };
 
 export type FromWorker =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
-  | { event: 'check.progress'; data: unknown }
+  | { event: 'check.progress' | 'plan.progress' | 'apply.progress'; data: unknown }
   | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status'> };
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
@@ -26,6 +28,13 @@ const session = new Session();
 const send = (m: FromWorker): void => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
+  if (m.op === 'plan' || m.op === 'apply') {
+    const run = m.op === 'plan'
+      ? session.plan(token, (p) => send({ event: 'plan.progress', data: p }))
+      : session.apply(m.params, token, (p) => send({ event: 'apply.progress', data: p }));
+    run.then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: errorInfo(e) }));
+    return;
+  }
   if (m.op === 'check') {
     if (!session.isOpen) {
       send({ id: m.id, error: { code: 'NOT_OPEN', message: 'No image is open. Open an image or device first.' } });

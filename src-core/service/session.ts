@@ -1,8 +1,26 @@
 // One open disk and what the service does with it, through the operations layer (src-core/ops): the
 // same orchestration as the CLI's. Runs inside the service's session worker (session-worker.ts); usable
 // in-process too (tests).
-import { Disk, OpsError, btreeOverview, checkDisk, type CancellationToken, type Checker } from '../ops/index.js';
-import type { BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
+import {
+  Disk, OpsError, applyRepair, btreeOverview, checkDisk, planRepair, selectFixes, type CancellationToken, type Checker, type RepairFix, type RepairPlan,
+} from '../ops/index.js';
+import type {
+  ApplyProgress, ApplyResult, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult, Params, PlanFixInfo,
+  PlanProgress, PlanResult,
+} from './protocol.js';
+
+/** A fix as plain JSON for the UI: its writes without their bytes. */
+function fixInfo(f: RepairFix): PlanFixInfo {
+  return {
+    id: f.id, title: f.title, summary: f.summary, resolves: f.resolves, evidence: f.evidence, lost: f.lost, kept: f.kept, dependsOn: f.dependsOn,
+    writes: f.writes.map((w) => ({ offset: w.offset, length: w.new.length, target: w.target, changes: w.changes ?? [] })),
+    alternatives: f.alternatives.map(fixInfo),
+  };
+}
+
+function unresolvedInfo(p: Pick<RepairPlan, 'unresolved'>): PlanResult['unresolved'] {
+  return p.unresolved.map((u) => ({ id: u.finding.id, class: u.finding.class, severity: u.finding.severity, reason: u.reason }));
+}
 
 /** An error whose message is meant for the user as it is. */
 export class ServiceError extends OpsError {}
@@ -90,6 +108,32 @@ export class Session {
     const done: CheckDone = { checkId, status, elapsedMs: Date.now() - started, findings: findings.length, bySeverity, notes: [], limitations };
     if (error) done.error = error;
     return done;
+  }
+
+  async plan(token: CancellationToken, onProgress: (p: PlanProgress) => void): Promise<PlanResult> {
+    const p = await planRepair(this.need(), { token, onProgress });
+    return { fixes: p.fixes.map(fixInfo), unresolved: unresolvedInfo(p), findings: p.before, rounds: p.rounds, cancelled: p.cancelled };
+  }
+
+  /** Applies through the journal, then opens the disk again (what was read before the writes is stale). */
+  async apply(req: Params['apply'], token: CancellationToken, onProgress: (p: ApplyProgress) => void): Promise<ApplyResult> {
+    const path = this.need().path;
+    if (typeof req.journal !== 'string' || !req.journal) throw new ServiceError('BAD_REQUEST', 'No journal file was given. Choose where the repair journal goes (on another disk than the one repaired).');
+    const ids = req.fixes;
+    if (ids !== undefined && (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string'))) throw new ServiceError('BAD_REQUEST', 'fixes must be a list of fix or finding ids. This is a bug in the front end.');
+    // the read-only handle goes first: the journal opens the device for writing
+    this.close();
+    try {
+      const r = await applyRepair({
+        device: path, journal: req.journal, token, onProgress,
+        ...(ids ? { choose: (p: RepairPlan) => selectFixes(p.fixes, ids) } : {}),
+        ...(req.who !== undefined ? { who: req.who } : {}), ...(req.caseRef !== undefined ? { caseRef: req.caseRef } : {}),
+        ...(req.customer !== undefined ? { customer: req.customer } : {}), ...(req.technician !== undefined ? { technician: req.technician } : {}),
+      });
+      return { device: r.device, session: r.session, recovered: r.recovered, applied: r.applied, skipped: r.skipped, cancelled: r.cancelled, after: r.after, unresolved: unresolvedInfo(r) };
+    } finally {
+      this.disk = Disk.open(path);
+    }
   }
 
   close(): void {
