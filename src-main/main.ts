@@ -1,13 +1,21 @@
-// Electron main process: one window, a sandboxed renderer loaded from app://bcachefs-repair/, a narrow IPC
-// bridge (preload.cts), and the core service in a utilityProcess (src-core/service/child.ts). Main itself
-// touches no disk: everything goes through the service, which validates its own requests too.
+// Electron main process: one window, a sandboxed renderer loaded from app://bcachefs-repair/ under a strict
+// Content-Security-Policy, a narrow IPC bridge (preload.cts) whose every message is validated here
+// (validate.ts) before it reaches the core, and the core service in a utilityProcess
+// (src-core/service/child.ts). Main owns device access: it lists the devices itself and decides which one
+// may be opened, and how (devices.ts); the core then opens it by path.
 import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, utilityProcess, type IpcMainInvokeEvent, type UtilityProcess } from 'electron';
-import { isAbsolute, join, normalize, sep } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import config from '../electron.config.js';
-import { isMethod, type EventMessage, type Message, type Response } from '../src-core/service/protocol.js';
+import { listDevices } from '../src-core/ops/index.js';
+import type { DeviceList, EventMessage, Message, Response } from '../src-core/service/protocol.js';
+import { decideOpen, WriteConsent, type Target } from './devices.js';
+import { validateCall } from './validate.js';
 
 const HOST = 'bcachefs-repair';
+/** no remote anything: scripts, styles, images and connections only from the app itself */
+const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 const ORIGIN = `${config.scheme}://${HOST}`;
 const appDir = app.getAppPath();
 const fromApp = (p: string): string => (isAbsolute(p) ? p : join(appDir, p));
@@ -27,7 +35,7 @@ class ServiceProcess {
 
   private start(): UtilityProcess {
     if (this.proc) return this.proc;
-    const p = utilityProcess.fork(fromApp(config.paths.service), [], {
+    const p = utilityProcess.fork(unpacked(fromApp(config.paths.service)), [], {
       serviceName: `${config.productName} service`,
       stdio: 'inherit',
       env: { ...process.env, BCACHEFS_REPAIR_SAMPLE: unpacked(fromApp(config.paths.sample)) },
@@ -77,20 +85,48 @@ function fromOurPage(e: IpcMainInvokeEvent): boolean {
   return !!win && e.sender === win.webContents && (e.senderFrame?.url ?? '').startsWith(`${ORIGIN}/`);
 }
 
+let deviceList: DeviceList = { devices: [], notes: [] };
+/** write mode, per device, once the technician confirmed it (the repair flow asks; nothing does yet) */
+const consent = new WriteConsent();
+const sampleImage = resolve(unpacked(fromApp(config.paths.sample)));
+
+/** What an open request names: a block device by its real path, else an image (or nothing: the core says why). */
+function targetOf(path: string): Target | null {
+  try {
+    const real = realpathSync(path);
+    return statSync(real).isBlockDevice() ? { kind: 'device', path: real } : { kind: 'image', path: real, isSample: real === sampleImage };
+  } catch {
+    return null;
+  }
+}
+
 function registerIpc(): void {
   ipcMain.handle('service:call', async (e, method: unknown, params: unknown) => {
     if (!fromOurPage(e)) return { error: { code: 'FORBIDDEN', message: 'Refused: the request did not come from the bcachefs-repair window.' } };
-    if (!isMethod(method)) return { error: { code: 'BAD_REQUEST', message: `Unknown method ${JSON.stringify(method)}. This is a bug in the window; reload it.` } };
-    if (params !== undefined && (typeof params !== 'object' || params === null || Array.isArray(params))) {
-      return { error: { code: 'BAD_REQUEST', message: `The parameters of ${method} must be an object. This is a bug in the window; reload it.` } };
+    const v = validateCall(method, params);
+    if (!v.ok) return { error: v.error };
+    if (v.method === 'devices') {
+      deviceList = listDevices();
+      return { result: deviceList };
     }
-    const r = await service.call(method, params ?? {});
+    let forward = v.params;
+    if (v.method === 'open') {
+      const target = targetOf(v.params.path as string);
+      if (target?.kind === 'device') {
+        if (!deviceList.devices.some((d) => d.path === target.path)) deviceList = listDevices();
+        const d = decideOpen(target, 'read', deviceList.devices, consent);
+        if (!d.allow) return { error: { code: d.code, message: d.message } };
+        // the path decided on, not a link that could be changed in between
+        forward = { path: target.path };
+      }
+    }
+    const r = await service.call(v.method, forward);
     return 'error' in r ? { error: r.error } : { result: r.result };
   });
   ipcMain.handle('dialog:open-image', async (e) => {
     if (!fromOurPage(e) || !win) return null;
     const r = await dialog.showOpenDialog(win, {
-      title: 'Open a bcachefs image or device (read-only)',
+      title: 'Open image file (read-only)',
       properties: ['openFile', 'showHiddenFiles', 'treatPackageAsDirectory'],
       filters: config.imageFilters,
     });
@@ -100,13 +136,17 @@ function registerIpc(): void {
 
 function serveRenderer(): void {
   const root = normalize(fromApp(config.paths.renderer));
-  protocol.handle(config.scheme, (req) => {
+  protocol.handle(config.scheme, async (req) => {
     const url = new URL(req.url);
     if (url.host !== HOST) return new Response('not found', { status: 404 });
     const rel = decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname);
     const file = normalize(join(root, rel));
     if (!file.startsWith(root + sep)) return new Response('forbidden', { status: 403 });
-    return net.fetch(pathToFileURL(file).toString());
+    const r = await net.fetch(pathToFileURL(file).toString());
+    const headers = new Headers(r.headers);
+    headers.set('Content-Security-Policy', CSP);
+    headers.set('X-Content-Type-Options', 'nosniff');
+    return new Response(r.body, { status: r.status, headers });
   });
 }
 
@@ -141,13 +181,17 @@ if (!app.requestSingleInstanceLock()) {
     win?.focus();
   });
   app.on('web-contents-created', (_e, contents) => {
+    // the page never leaves app://bcachefs-repair/, opens no window and embeds nothing
     contents.on('will-navigate', (ev) => ev.preventDefault());
+    contents.on('will-redirect', (ev) => ev.preventDefault());
+    contents.on('will-attach-webview', (ev) => ev.preventDefault());
     contents.setWindowOpenHandler(() => ({ action: 'deny' }));
   });
   app.on('window-all-closed', () => app.quit());
   app.on('before-quit', () => service.stop());
   void app.whenReady().then(() => {
     session.defaultSession.setPermissionRequestHandler((_wc, _perm, cb) => cb(false));
+    session.defaultSession.setPermissionCheckHandler(() => false);
     serveRenderer();
     registerIpc();
     createWindow();

@@ -4,9 +4,14 @@
 //   POST /api/rpc      {id, method, params}  ->  {id, result} | {id, error: {message, code}}
 //   GET  /api/events   Server-Sent Events: one `data: {event, data}` per service event
 //
-// Only 127.0.0.1 is bound. Requests must name this server in Host (no DNS rebinding), and an Origin, when
-// sent, must be this server (no cross-site requests from other pages in the same browser).
+// Only 127.0.0.1 is bound, and every request must carry this run's random token (other local users can reach
+// the port, but cannot drive the server): the printed address has it as ?token=; the first page load with it
+// sets a cookie (so reloads and the page's own requests carry it) and redirects to the address without it.
+// Scripts may send it as the X-Bcachefs-Repair-Token header instead. A request without it, or with another
+// one, gets 401 before any other check. Then requests must name this server in Host (no DNS rebinding), and
+// an Origin, when sent, must be this server (no cross-site requests from other pages in the same browser).
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -27,10 +32,14 @@ export interface ServerOptions {
   /** the service child's entry */
   childEntry?: string;
   log?: (line: string) => void;
+  /** this run's token (default: 32 random bytes, base64url) */
+  token?: string;
 }
 
 export interface RunningServer {
+  /** the address to open: with ?token= */
   url: string;
+  token: string;
   port: number;
   close(): Promise<void>;
 }
@@ -56,6 +65,24 @@ const SECURITY_HEADERS = {
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'";
 
 const MAX_BODY = 1 << 20;
+export const TOKEN_HEADER = 'x-bcachefs-repair-token';
+/** per port: two servers on 127.0.0.1 share the browser's cookies (cookies ignore the port) */
+export const tokenCookie = (port: number): string => `bcachefs_repair_token_${port}`;
+
+function sameToken(given: string | undefined, token: string): boolean {
+  if (given === undefined) return false;
+  const a = Buffer.from(given);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function cookieValue(header: string | undefined, name: string): string | undefined {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}
 const RESTARTS_PER_MINUTE = 5;
 
 /** The service child: forked with an IPC channel, restarted if it dies. */
@@ -158,11 +185,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     res.end(text);
   };
 
+  const token = opts.token ?? randomBytes(32).toString('base64url');
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    const header = req.headers[TOKEN_HEADER];
+    const fromQuery = url.searchParams.get('token') ?? undefined;
+    const authorised = sameToken(typeof header === 'string' ? header : undefined, token)
+      || sameToken(cookieValue(req.headers.cookie, tokenCookie(port)), token)
+      || sameToken(fromQuery, token);
+    if (!authorised) {
+      return send(res, 401, 'This bcachefs-repair server needs the token it printed when it started: open the whole address it printed (http://127.0.0.1:PORT/?token=...). If you lost it, restart the server (npm start) and use the new address.');
+    }
     if (!allowedHosts().includes(req.headers.host ?? '')) return send(res, 421, 'Unknown Host header: open the address bcachefs-repair printed.');
     const origin = req.headers.origin;
     if (origin !== undefined && !allowedOrigins().includes(origin)) return send(res, 403, 'Requests from other sites are refused.');
-    const url = new URL(req.url ?? '/', `http://${HOST}:${port}`);
+    if (fromQuery !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+      // keep the token out of the address bar and history: the cookie carries it from now on
+      url.searchParams.delete('token');
+      return send(res, 303, 'See the page without the token in its address.', {
+        Location: `${url.pathname}${url.search}`,
+        'Set-Cookie': `${tokenCookie(port)}=${token}; Path=/; HttpOnly; SameSite=Strict`,
+      });
+    }
 
     if (url.pathname === '/api/rpc') {
       if (req.method !== 'POST') return send(res, 405, 'POST only', { Allow: 'POST' });
@@ -236,7 +280,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   port = (server.address() as AddressInfo).port;
   return {
-    url: `http://${HOST}:${port}/`,
+    url: `http://${HOST}:${port}/?token=${token}`,
+    token,
     port,
     async close() {
       for (const c of clients) c.end();
@@ -267,7 +312,7 @@ export async function main(argv: string[]): Promise<void> {
     process.stderr.write(`bcachefs-repair: cannot start browser mode: ${msg}\n`);
     process.exit(8);
   }
-  process.stdout.write(`bcachefs-repair (browser mode) is running at ${running.url}\nOpen that address in a browser on this machine. Press Ctrl+C to stop.\n`);
+  process.stdout.write(`bcachefs-repair (browser mode) is running at ${running.url}\nOpen that whole address (it carries this run's access token) in a browser on this machine. Press Ctrl+C to stop.\n`);
   let stopping = false;
   const stop = (): void => {
     if (stopping) return;

@@ -9,3 +9,7 @@ export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
 export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
 export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';
+export { listDevices, parseLsblk, hasBcachefsMagic, LSBLK_COLUMNS, type DeviceList, type SystemDevice } from './devices.js';
+export { completePath, MAX_COMPLETIONS } from './complete.js';
+export { proposeWorkingCopy, makeWorkingCopy, defaultCopyFolder } from './working-copy.js';
+export type { Completion, CompletionEntry, WorkingCopy, WorkingCopyProposal } from './device-types.js';

@@ -9,8 +9,10 @@
 // imports its types.
 
 import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
+import type { Completion, DeviceList, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
 export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
+export type { Completion, CompletionEntry, DeviceList, SystemDevice, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
 export const PROTOCOL_VERSION = 1;
 
@@ -63,15 +65,26 @@ export interface Params {
   findings: Record<string, never> | undefined;
   /** Closes the open image (a gz image's temporary file is removed). */
   close: Record<string, never> | undefined;
+  /** The machine's block devices now (lsblk), with size, model, serial, filesystem and mount state. */
+  devices: Record<string, never> | undefined;
+  /** Entries of the folder being typed whose names start with what was typed (path completion). */
+  complete: { path: string };
+  /** Where a working copy of an image would go (default folder unless one is given); nothing is written. */
+  'workingCopy.propose': { path: string; folder?: string };
+  /** Makes the working copy (unpacked) in the folder the user confirmed; never overwrites anything. */
+  'workingCopy.make': { path: string; folder: string };
 }
 
 export type Method = keyof Params;
 
-export const METHODS: readonly Method[] = ['hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close'];
+export const METHODS: readonly Method[] = [
+  'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
+];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
 export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullable<Params[M]>)[] } = {
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
+  devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
 };
 
 export interface HelloResult {
@@ -155,6 +168,10 @@ export interface Results {
   'check.cancel': CheckCancelResult;
   findings: FindingsResult;
   close: { closed: boolean };
+  devices: DeviceList;
+  complete: Completion;
+  'workingCopy.propose': WorkingCopyProposal;
+  'workingCopy.make': WorkingCopy;
 }
 
 export function isMethod(m: unknown): m is Method {

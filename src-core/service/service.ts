@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { projectRoot, toolVersion } from '../ops/index.js';
+import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
@@ -91,7 +91,7 @@ export class Service {
         }
       }
       let result: unknown;
-      if (method === 'hello' || method === 'check.cancel' || method === 'findings') {
+      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
       } else {
         const run = this.queue.then(() => this.dispatch(method, params));
@@ -166,6 +166,17 @@ export class Service {
         if (!this.openInfo && !this.last) throw notOpen();
         return this.last ?? { checkId: null, status: null, findings: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
       }
+      case 'devices':
+        return listDevices();
+      case 'complete':
+        return completePath(stringParam(params, 'path', 'the text typed so far'));
+      case 'workingCopy.propose': {
+        const path = stringParam(params, 'path', 'the image to copy');
+        const folder = params.folder === undefined ? undefined : stringParam(params, 'folder', 'the folder for the copy');
+        return proposeWorkingCopy(path, this.sample !== null && resolve(path) === this.sample, folder);
+      }
+      case 'workingCopy.make':
+        return makeWorkingCopy(stringParam(params, 'path', 'the image to copy'), stringParam(params, 'folder', 'the folder for the copy'));
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;
@@ -305,6 +316,12 @@ export class Service {
       await w.terminate();
     }
   }
+}
+
+function stringParam(params: Record<string, unknown>, name: string, what: string): string {
+  const v = params[name];
+  if (typeof v !== 'string') throw new ServiceError('BAD_REQUEST', `The parameter "${name}" (${what}) must be a string. This is a bug in the front end.`);
+  return v;
 }
 
 function notOpen(): ServiceError {

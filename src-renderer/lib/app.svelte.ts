@@ -1,6 +1,6 @@
 // The workstation's state and the actions on it (Svelte 5 runes). Components read it and call its methods.
 import type {
-  BtreesResult, CheckDone, CheckProgress, EventMessage, FindingsResult, HelloResult, OpenResult,
+  BtreesResult, CheckDone, CheckProgress, DeviceList, EventMessage, FindingsResult, HelloResult, OpenResult,
 } from '../../src-core/service/protocol';
 import { CallError, createTransport, type Transport } from './transport';
 
@@ -31,6 +31,17 @@ const OPEN_FAILURES: Record<string, string> = {
   EBADFS: 'no bcachefs this tool can read',
 };
 
+/** True once per window (sessionStorage survives a reload, not a new window or run). */
+function firstStart(): boolean {
+  try {
+    if (sessionStorage.getItem('bcachefs-repair.started')) return false;
+    sessionStorage.setItem('bcachefs-repair.started', '1');
+  } catch {
+    // storage disabled: a reload may open the sample again, which is harmless
+  }
+  return true;
+}
+
 export type CheckUiState =
   | { state: 'running'; checkId: number | null; progress: CheckProgress | null; cancelling: boolean }
   | { state: 'done'; done: CheckDone };
@@ -48,6 +59,9 @@ export class App {
   selectedId = $state<string | null>(null);
   error = $state<UiError | null>(null);
   connected = $state(true);
+  /** the machine's block devices (null until listed) */
+  devices = $state<DeviceList | null>(null);
+  devicesLoading = $state(false);
 
   constructor(transport: Transport = createTransport()) {
     this.transport = transport;
@@ -69,8 +83,10 @@ export class App {
   async start(): Promise<void> {
     try {
       const h = await this.transport.call('hello');
+      const first = firstStart();
       this.hello = h;
       if (!this.path) this.path = h.open?.path ?? h.sampleImage ?? '';
+      void this.loadDevices();
       if (h.open) {
         this.image = h.open;
         await this.loadBtrees();
@@ -78,9 +94,23 @@ export class App {
         if (f.checkId !== null && f.status !== 'running') this.findings = f;
       } else {
         this.image = null;
+        // first start of this window: show the sample at once (a reload keeps what the user left)
+        if (h.sampleImage && first) await this.open(h.sampleImage);
       }
     } catch (e) {
       this.fail('Could not reach the bcachefs-repair service', e);
+    }
+  }
+
+  async loadDevices(): Promise<void> {
+    if (this.devicesLoading) return;
+    this.devicesLoading = true;
+    try {
+      this.devices = await this.transport.call('devices');
+    } catch (e) {
+      this.fail('Could not list the devices', e);
+    } finally {
+      this.devicesLoading = false;
     }
   }
 
@@ -96,7 +126,8 @@ export class App {
     try {
       const r = await this.transport.call('open', { path: p });
       this.image = r;
-      this.path = r.path;
+      // (unless the user has typed something else meanwhile)
+      if (this.path.trim() === p) this.path = r.path;
       this.btrees = null;
       this.check = null;
       this.findings = null;
@@ -104,10 +135,31 @@ export class App {
       await this.loadBtrees();
     } catch (e) {
       const why = e instanceof CallError ? OPEN_FAILURES[e.code] : undefined;
+      // what was open before must not stay on screen as if it were the disk just asked for: close it, on the
+      // server too, so that a reload shows the same
+      const was = e instanceof CallError && e.code === 'CHECK_RUNNING' ? undefined : this.image?.path;
+      if (was) {
+        this.clearImage();
+        try {
+          await this.transport.call('close');
+        } catch {
+          // the server is gone: the view is already empty
+        }
+      }
       this.fail(`Could not open ${p}${why ? `: ${why}` : ''}`, e);
+      const err = this.error as UiError | null; // (set by fail)
+      if (was && err) this.error = { ...err, message: `${err.message}\n${was} was closed; nothing is open now.` };
     } finally {
       this.opening = false;
     }
+  }
+
+  private clearImage(): void {
+    this.image = null;
+    this.btrees = null;
+    this.check = null;
+    this.findings = null;
+    this.selectedId = null;
   }
 
   async pick(): Promise<void> {
@@ -184,9 +236,7 @@ export class App {
       }
       case 'session.closed': {
         const d = ev.data as { message: string };
-        this.image = null;
-        this.btrees = null;
-        this.check = null;
+        this.clearImage();
         this.error = { title: 'The image was closed', message: d.message };
         break;
       }
