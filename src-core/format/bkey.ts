@@ -81,7 +81,10 @@ export class KeyTable {
   keyOff = new Int32Array(0);
   /** u64s of the key unpacked (5 + value u64s): what bcachefs prints */
   u64s = new Uint16Array(0);
+  /** on-disk u64s (packed size) */
+  diskU64s = new Uint8Array(0);
   type = new Uint8Array(0);
+  packed = new Uint8Array(0);
   needsWhiteout = new Uint8Array(0);
   inodeHi = new Uint32Array(0);
   inodeLo = new Uint32Array(0);
@@ -132,7 +135,9 @@ export class KeyTable {
     };
     this.keyOff = g(this.keyOff, Int32Array);
     this.u64s = g(this.u64s, Uint16Array);
+    this.diskU64s = g(this.diskU64s, Uint8Array);
     this.type = g(this.type, Uint8Array);
+    this.packed = g(this.packed, Uint8Array);
     this.needsWhiteout = g(this.needsWhiteout, Uint8Array);
     this.inodeHi = g(this.inodeHi, Uint32Array);
     this.inodeLo = g(this.inodeLo, Uint32Array);
@@ -243,12 +248,14 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
   const fb = buf[off + 1]!;
   const format = fb & 0x7f;
   t.keyOff[row] = off;
+  t.diskU64s[row] = u64s;
   t.type[row] = buf[off + 2]!;
   t.needsWhiteout[row] = fb >>> 7;
   if (format === KEY_FORMAT_CURRENT) {
     if (u64s < BKEY_U64s) return false;
     const w = t.u32;
     const o = off >>> 2;
+    t.packed[row] = 0;
     t.versionLoLo[row] = w[o + 1]!;
     t.versionLoHi[row] = w[o + 2]!;
     t.versionHi[row] = w[o + 3]!;
@@ -264,6 +271,7 @@ export function decodeKey(t: KeyTable, row: number, buf: Uint8Array, off: number
     return true;
   }
   if (format !== KEY_FORMAT_LOCAL_BTREE || fmt === null || u64s < fmt.keyU64s) return false;
+  t.packed[row] = 1;
   (fmt.unpack ?? unpackerFor(fmt))(t, row, t.u32, off >>> 2, fmt.offLo, fmt.offHi);
   t.u64s[row] = BKEY_U64s + u64s - fmt.keyU64s;
   t.valOff[row] = off + fmt.keyU64s * 8;

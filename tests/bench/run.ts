@@ -4,7 +4,7 @@
 // once to a sparse temporary file first (not timed). The machine may be shared: the load is printed with
 // the figures, and only figures from the same run compare.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,18 +24,20 @@ const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
 
 interface Run {
   ms: number;
+  /** user + system CPU time of the process and its threads */
+  cpuMs: number;
   rssMB: number;
   code: number | null;
   /** output lines with the time they arrived, ms after the start */
   lines: { ms: number; text: string }[];
 }
 
-/** Runs a command under /usr/bin/time (for its peak RSS), timing it and each line it prints. */
+/** Runs a command under /usr/bin/time (for its peak RSS and CPU time), timing it and each line it prints. */
 function run(cmd: string, args: string[], tmp: string): Promise<Run> {
   const rssFile = join(tmp, 'rss');
   return new Promise((done, fail) => {
     const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', rssFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Run['lines'] = [];
     const collect = (stream: NodeJS.ReadableStream): void => {
       let rest = '';
@@ -52,8 +54,8 @@ function run(cmd: string, args: string[], tmp: string): Promise<Run> {
     child.on('error', fail);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
-      const rssMB = Number(readFileSync(rssFile, 'latin1').trim().split('\n').pop()) / 1024;
-      done({ ms, rssMB, code, lines });
+      const [rss, user, sys] = readFileSync(rssFile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
+      done({ ms, cpuMs: (user! + sys!) * 1000, rssMB: rss! / 1024, code, lines });
     });
   });
 }
@@ -127,11 +129,15 @@ async function main(): Promise<void> {
   const [mode, path] = process.argv.slice(2);
   if (mode === 'phases' && path) return phases(path);
   if (mode === 'walk' && path) return walk(path);
-  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli]] as const) {
+  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli], ['GNU time', '/usr/bin/time']] as const) {
     if (!existsSync(p)) {
-      console.error(`bench: the ${what} ${p} is missing (the image and the tool live in ../shared; the CLI is built by npm run build)`);
+      console.error(`bench: the ${what} ${p} is missing (the image and the tool live in ../shared; the CLI is built by npm run build; /usr/bin/time measures peak RSS: apt-get install time)`);
       process.exit(8);
     }
+  }
+  if (spawnSync('stdbuf', ['--version']).error) {
+    console.error('bench: stdbuf (GNU coreutils) is missing: it makes bcachefs fsck -v print line by line, for its phase timestamps');
+    process.exit(8);
   }
   const t = performance.now();
   const gz = gunzipToTemp(image);
@@ -158,7 +164,8 @@ async function main(): Promise<void> {
       oursP.push(JSON.parse(p.lines.find((l) => l.text.startsWith('{'))!.text) as Record<string, number>);
       const [a, b] = [fsck[fsck.length - 1]!, ours[ours.length - 1]!];
       console.log(
-        `round ${round + 1}: bcachefs fsck -n ${f2(a.ms)} s ${a.rssMB.toFixed(0)} MB (exit ${a.code}) | check ${f2(b.ms)} s ${b.rssMB.toFixed(0)} MB (exit ${b.code}) ` +
+        `round ${round + 1}: bcachefs fsck -n ${f2(a.ms)} s (cpu ${f2(a.cpuMs).trim()} s) ${a.rssMB.toFixed(0)} MB (exit ${a.code}) | ` +
+          `check ${f2(b.ms)} s (cpu ${f2(b.cpuMs).trim()} s) ${b.rssMB.toFixed(0)} MB (exit ${b.code}) ` +
           `| ratio ${(b.ms / a.ms).toFixed(2)} | load ${loads[loads.length - 1]!.toFixed(1)}`,
       );
     }
@@ -170,9 +177,12 @@ async function main(): Promise<void> {
   const mo = median(ours.map((r) => r.ms));
   console.log('');
   console.log(`whole process, median of ${ROUNDS} (1-min load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${availableParallelism()} CPUs):`);
-  console.log(`  bcachefs fsck -n   ${f2(mf)} s, peak RSS ${median(fsck.map((r) => r.rssMB)).toFixed(0)} MB`);
-  console.log(`  bcachefs-repair check ${f2(mo)} s, peak RSS ${median(ours.map((r) => r.rssMB)).toFixed(0)} MB`);
-  console.log(`  ratio check / fsck -n: ${(mo / mf).toFixed(2)} (target <= 0.50; median of the per-round ratios ${median(ours.map((r, i) => r.ms / fsck[i]!.ms)).toFixed(2)})`);
+  const cf = median(fsck.map((r) => r.cpuMs));
+  const co = median(ours.map((r) => r.cpuMs));
+  console.log(`  bcachefs fsck -n      ${f2(mf)} s, cpu ${f2(cf)} s, peak RSS ${median(fsck.map((r) => r.rssMB)).toFixed(0)} MB`);
+  console.log(`  bcachefs-repair check ${f2(mo)} s, cpu ${f2(co)} s, peak RSS ${median(ours.map((r) => r.rssMB)).toFixed(0)} MB`);
+  console.log(`  ratio check / fsck -n: ${(mo / mf).toFixed(2)} wall (target <= 0.50; median of the per-round ratios ${median(ours.map((r, i) => r.ms / fsck[i]!.ms)).toFixed(2)}), ${(co / cf).toFixed(2)} cpu`);
+  console.log('  (on a busy machine wall times follow the load; cpu time, all threads of each process, follows it less)');
   console.log('');
   const m = (xs: Record<string, number>[], k: string): number => median(xs.map((x) => x[k]!));
   const row = (name: string, a: number | undefined, b: number | undefined, note = ''): string =>

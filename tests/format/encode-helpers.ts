@@ -44,7 +44,7 @@ export function walkNodes(fs: Filesystem, btreeId: number, visit: (node: BtreeNo
     const p = ptr.ptrs[0];
     if (p && seen.has(p.offset)) return;
     if (p) seen.add(p.offset);
-    const node = fs.readNode(btreeId, level, ptr);
+    const node = fs.readNodeAt(btreeId, level, ptr);
     visit(node, ptr, parent);
     if (!node.readable || level === 0) return;
     for (let k = 0; k < node.liveCount; k++) {
