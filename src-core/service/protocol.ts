@@ -8,9 +8,11 @@
 // This file has no Node imports (ops/types.ts, whose types it uses, has none either): the renderer
 // imports its types.
 
+import type { Problem } from '../ops/grouping.js';
 import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
 import type { Completion, DeviceList, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
+export type { Problem };
 export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
 export type { Completion, CompletionEntry, DeviceList, SystemDevice, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
@@ -116,6 +118,8 @@ export interface FindingsResult {
   checkId: number | null;
   status: CheckStatus | null;
   findings: Finding[];
+  /** the findings grouped by cause (ops/grouping.ts): every finding in exactly one problem */
+  problems: Problem[];
   /** what the checker could not examine, in words */
   limitations: string[];
   /** one line per class: what the class means (the checker's FINDING_CLASSES) */

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
+import { completePath, groupFindings, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
@@ -146,7 +146,7 @@ export class Service {
         const checkId = this.nextCheckId++;
         Atomics.store(this.cancelFlag, 0, 0);
         this.running = { checkId, started: Date.now(), cancelTimer: null };
-        this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
+        this.last = { checkId, status: 'running', findings: [], problems: [], limitations: [], classes: {} };
         try {
           return await this.toWorker({ op: 'check', id: 0, checkId });
         } catch (e) {
@@ -164,7 +164,7 @@ export class Service {
       }
       case 'findings': {
         if (!this.openInfo && !this.last) throw notOpen();
-        return this.last ?? { checkId: null, status: null, findings: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
+        return this.last ?? { checkId: null, status: null, findings: [], problems: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
       }
       case 'devices':
         return listDevices();
@@ -237,10 +237,10 @@ export class Service {
     }
   }
 
-  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status'>): void {
+  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status' | 'problems'>): void {
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
-    this.last = { ...f, checkId: d.checkId, status: d.status };
+    this.last = { ...f, problems: groupFindings(f.findings), checkId: d.checkId, status: d.status };
     this.opts.emit({ event: 'check.done', data: d });
     for (const w of this.idleWaiters.splice(0)) w();
   }

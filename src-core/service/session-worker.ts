@@ -15,7 +15,7 @@ export type FromWorker =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
   | { event: 'check.progress'; data: unknown }
-  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status'> };
+  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status' | 'problems'> };
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;

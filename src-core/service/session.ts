@@ -53,7 +53,7 @@ export class Session {
     return btreeOverview(this.need());
   }
 
-  findings(): FindingsResult {
+  findings(): Omit<FindingsResult, 'problems'> {
     this.need();
     const c = this.lastCheck;
     return c
