@@ -44,7 +44,7 @@ export async function checkDisk(disk: Disk, req: CheckRequest = {}): Promise<Che
     token: polled,
     ...(report ? { onProgress: (p: CheckerProgress) => report(p) } : {}),
   });
-  return { findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, classes: ck.classes };
+  return { findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, classes: ck.classes, ...(r.gc ? { gc: r.gc } : {}) };
 }
 
 type Said = Partial<Omit<CheckerProgress, 'phase'>> & { phase: string };
