@@ -9,10 +9,12 @@
 // imports its types.
 
 import type { Problem } from '../ops/grouping.js';
+import type { BucketCell, BucketMap, HexField, HexView, KeyRangeMap, RangeChild } from '../ops/pictures.js';
 import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
 import type { Completion, DeviceList, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
 export type { Problem };
+export type { BucketCell, BucketMap, HexField, HexView, KeyRangeMap, RangeChild };
 export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
 export type { Completion, CompletionEntry, DeviceList, SystemDevice, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
@@ -75,18 +77,26 @@ export interface Params {
   'workingCopy.propose': { path: string; folder?: string };
   /** Makes the working copy (unpacked) in the folder the user confirmed; never overwrites anything. */
   'workingCopy.make': { path: string; folder: string };
+  /** A topology finding's key-range map (ops/pictures.ts), from the last check. */
+  'picture.keyRange': { finding: string };
+  /** The buckets of a device in at most `cells` cells, from the last check (default device 0, 2048 cells). */
+  'picture.buckets': { dev?: number; cells?: number };
+  /** A finding's node in hex with its decoded structure, the damaged field marked. */
+  'picture.hex': { finding: string };
 }
 
 export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = [
   'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
+  'picture.keyRange', 'picture.buckets', 'picture.hex',
 ];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
 export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullable<Params[M]>)[] } = {
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
   devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
+  'picture.keyRange': ['finding'], 'picture.buckets': ['dev', 'cells'], 'picture.hex': ['finding'],
 };
 
 export interface HelloResult {
@@ -176,6 +186,9 @@ export interface Results {
   complete: Completion;
   'workingCopy.propose': WorkingCopyProposal;
   'workingCopy.make': WorkingCopy;
+  'picture.keyRange': KeyRangeMap;
+  'picture.buckets': BucketMap;
+  'picture.hex': HexView;
 }
 
 export function isMethod(m: unknown): m is Method {

@@ -177,6 +177,25 @@ export class Service {
       }
       case 'workingCopy.make':
         return makeWorkingCopy(stringParam(params, 'path', 'the image to copy'), stringParam(params, 'folder', 'the folder for the copy'));
+      case 'picture.keyRange':
+      case 'picture.hex':
+      case 'picture.buckets': {
+        if (!this.openInfo) throw notOpen();
+        this.refuseWhileChecking('ask for a picture');
+        const p: { finding?: string; dev?: number; cells?: number } = {};
+        if (method !== 'picture.buckets') {
+          if (typeof params.finding !== 'string') throw new ServiceError('BAD_REQUEST', `${method} needs the id of a finding ("finding"). This is a bug in the front end.`);
+          p.finding = params.finding;
+        } else {
+          for (const k of ['dev', 'cells'] as const) {
+            const v = params[k];
+            if (v === undefined) continue;
+            if (typeof v !== 'number' || !Number.isInteger(v) || v < (k === 'cells' ? 1 : 0) || v > 1 << 20) throw new ServiceError('BAD_REQUEST', `picture.buckets: "${k}" must be a whole number${k === 'cells' ? ' from 1' : ' from 0'}. This is a bug in the front end.`);
+            p[k] = v;
+          }
+        }
+        return this.toWorker({ op: 'call', id: 0, method, params: p });
+      }
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;

@@ -8,7 +8,7 @@ import type { CheckDone, FindingsResult } from './protocol.js';
 import { loadChecker } from './checker.js';
 
 export type ToWorker =
-  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close'; params?: { path?: string } }
+  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close' | 'picture.keyRange' | 'picture.buckets' | 'picture.hex'; params?: { path?: string; finding?: string; dev?: number; cells?: number } }
   | { op: 'check'; id: number; checkId: number };
 
 export type FromWorker =
@@ -56,6 +56,15 @@ port.on('message', (m: ToWorker) => {
         break;
       case 'btrees':
         result = session.btrees();
+        break;
+      case 'picture.keyRange':
+        result = session.keyRange(m.params?.finding ?? '');
+        break;
+      case 'picture.buckets':
+        result = session.buckets(m.params?.dev ?? 0, m.params?.cells ?? 2048);
+        break;
+      case 'picture.hex':
+        result = session.hex(m.params?.finding ?? '');
         break;
       case 'close':
         result = { closed: session.isOpen };

@@ -2,7 +2,10 @@
 // same orchestration as the CLI's. Runs inside the service's session worker (session-worker.ts); usable
 // in-process too (tests).
 import { Disk, OpsError, btreeOverview, checkDisk, type CancellationToken, type Checker } from '../ops/index.js';
-import type { BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
+import { filesystemOf } from '../ops/disk.js';
+import { bucketMap, hexRequestFor, hexView, keyRangeMap } from '../ops/pictures.js';
+import type { GcState } from '../check/result.js';
+import type { BucketMap, HexView, KeyRangeMap, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
 
 /** An error whose message is meant for the user as it is. */
 export class ServiceError extends OpsError {}
@@ -27,6 +30,7 @@ export class Session {
   private disk: Disk | null = null;
   private lastCheck: { checkId: number; status: CheckStatus; findings: Finding[]; limitations: string[] } | null = null;
   private classes: Record<string, string> = {};
+  private gc: GcState | null = null;
 
   get isOpen(): boolean {
     return this.disk !== null;
@@ -66,6 +70,7 @@ export class Session {
     const started = Date.now();
     this.classes = checker.classes;
     this.lastCheck = { checkId, status: 'running', findings: [], limitations: [] };
+    this.gc = null;
     let status: CheckDone['status'] = 'completed';
     let error: ErrorInfo | undefined;
     let findings: Finding[] = [];
@@ -73,6 +78,7 @@ export class Session {
     try {
       const r = await checkDisk(disk, { token: hooks.token, checker, onProgress: (p) => hooks.onProgress({ checkId, ...p }) });
       ({ findings, limitations } = r);
+      this.gc = r.gc ?? null;
       // the checker says whether it stopped early (a cancel after its last poll came too late)
       if (r.aborted) status = 'cancelled';
     } catch (e) {
@@ -92,7 +98,33 @@ export class Session {
     return done;
   }
 
+  private finding(id: string): Finding {
+    this.need();
+    const f = this.lastCheck?.findings.find((x) => x.id === id);
+    if (!f) throw new ServiceError('NOT_FOUND', `No finding ${id} in the last check. Run the check again, then pick the finding from its list.`);
+    return f;
+  }
+
+  keyRange(id: string): KeyRangeMap {
+    const m = keyRangeMap(filesystemOf(this.need()), this.finding(id));
+    if (!m) throw new ServiceError('BAD_REQUEST', `Finding ${id} is not about the key ranges of btree nodes: it has no key-range map.`);
+    return m;
+  }
+
+  buckets(dev: number, cells: number): BucketMap {
+    this.need();
+    if (!this.gc) throw new ServiceError('NOT_CHECKED', 'The bucket map comes from a check: run the check first (a cancelled check has no complete bucket state).');
+    return bucketMap(this.gc, this.lastCheck?.findings ?? [], dev, cells);
+  }
+
+  hex(id: string): HexView {
+    const req = hexRequestFor(this.finding(id));
+    if (!req) throw new ServiceError('BAD_REQUEST', `Finding ${id} is not about a btree node: there are no node bytes to show.`);
+    return hexView(filesystemOf(this.need()), req);
+  }
+
   close(): void {
+    this.gc = null;
     this.disk?.close();
     this.disk = null;
     this.lastCheck = null;
