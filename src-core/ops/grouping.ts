@@ -6,35 +6,9 @@
 // exactly one. Plain data, no Node imports (the renderer receives it through the protocol).
 import type { Finding, Severity } from '../check/findings.js';
 import { FINDING_CLASSES } from '../problems.js';
+import type { FixRef, Problem } from './ui-types.js';
 
-export interface Problem {
-  /** stable for the same findings (and plan): the first fix's id, else the first finding's */
-  id: string;
-  /** one line: what is wrong, and where */
-  title: string;
-  /** 'plan': grouped by the fixes that resolve them; 'location': by the node or bucket they are about */
-  groupedBy: 'plan' | 'location';
-  /** the worst severity among its findings */
-  severity: Severity;
-  /** btree concerned, if one */
-  btree?: string;
-  /** the node (dev:sector) or bucket (dev:bucket) concerned, if one */
-  where?: string;
-  /** fix ids (plan order) when grouped by plan */
-  fixes: string[];
-  /** classes of its findings, most frequent first */
-  classes: string[];
-  /** its findings' ids, in check order */
-  findings: string[];
-}
-
-/** What grouping needs of a fix (a RepairFix has these). */
-export interface FixRef {
-  id: string;
-  title: string;
-  resolves: readonly string[];
-  dependsOn?: readonly string[];
-}
+export type { FixRef, Problem };
 
 const RANK: Record<string, number> = { error: 0, warning: 1, info: 2 };
 

@@ -13,42 +13,11 @@ import type { BtreePtr } from '../format/values.js';
 import type { GcState } from '../check/result.js';
 import type { Finding } from '../check/findings.js';
 import { OpsError } from './disk.js';
+import type { BucketCell, BucketMap, CellState, HexField, HexRequest, HexView, KeyRangeMap, RangeChild } from './ui-types.js';
+
+export type { BucketCell, BucketMap, HexField, HexRequest, HexView, KeyRangeMap, RangeChild };
 
 // ---------------------------------------------------------------- key-range map
-
-export interface RangeChild {
-  /** index among the parent's children */
-  index: number;
-  /** the child's node (dev:sector) */
-  node: string;
-  /** [min_key, max_key] as the parent's pointer gives them */
-  min: string;
-  max: string;
-  /** the child's own header range and first/last key (read only for the children near the finding) */
-  header?: { min: string; max: string };
-  firstKey?: string;
-  lastKey?: string;
-  /** how this child's min follows the previous child's max: 'ok', or a gap / an overlap between them */
-  join: 'first' | 'ok' | 'gap' | 'overlap';
-  /** the finding is about this child */
-  subject: boolean;
-}
-
-export interface KeyRangeMap {
-  btree: string;
-  /** the parent's level (the children are one below) */
-  level: number;
-  parent: { node: string; min: string; max: string };
-  /** the children around the finding's (at most 9), in key order */
-  children: RangeChild[];
-  /** children of the parent not shown, before and after */
-  hiddenBefore: number;
-  hiddenAfter: number;
-  /** the same children after the finding's repair (the key it sets), or null when it sets none */
-  after: RangeChild[] | null;
-  /** what the repair changes, in words */
-  afterNote: string | null;
-}
 
 const TOPOLOGY_KINDS = new Set(['set_node_min_key', 'set_node_max_key', 'drop_node_pointer']);
 
@@ -167,36 +136,6 @@ export function keyRangeMap(fs: Filesystem, f: Finding): KeyRangeMap | null {
 
 // ---------------------------------------------------------------- bucket map
 
-export type CellState = 'free' | 'sb' | 'journal' | 'btree' | 'user' | 'cached' | 'parity' | 'damaged' | 'unknown';
-
-export interface BucketCell {
-  /** first and last bucket of the cell */
-  first: number;
-  last: number;
-  /** the data type most of its buckets hold (gc's recomputed view), or damaged/unknown */
-  state: CellState;
-  /** buckets whose alloc key disagrees with what gc recomputed */
-  mismatched: number;
-  /** buckets a finding is about */
-  flagged: number;
-  /** a one-bucket cell: its fields, alloc key (as recorded) → gc (recomputed) */
-  bucket?: { gen: [number, number]; oldest_gen: [number, number]; data_type: [string, string]; dirty_sectors: [number, number]; cached_sectors: [number, number] };
-  /** sectors in use in the cell (gc view) */
-  sectors: number;
-}
-
-export interface BucketMap {
-  dev: number;
-  buckets: number;
-  bucketSize: number;
-  /** buckets per cell (1 when every bucket has its own) */
-  perCell: number;
-  cells: BucketCell[];
-  /** buckets of the findings, as "dev:bucket" */
-  flagged: string[];
-  counts: Record<string, number>;
-}
-
 const TYPE_STATE: CellState[] = ['free', 'sb', 'journal', 'btree', 'user', 'cached', 'parity'];
 
 /** The buckets of device `dev` in at most `maxCells` cells, from the last check's gc state. */
@@ -249,48 +188,6 @@ export function bucketMap(gc: GcState, findings: readonly Finding[], dev: number
 }
 
 // ---------------------------------------------------------------- hex view
-
-export interface HexField {
-  /** "header.min_key", "bset 0.seq", "key 12", ... */
-  name: string;
-  /** byte range within the node [start, end) */
-  start: number;
-  end: number;
-  /** decoded value, as text */
-  value: string;
-  /** the finding is about these bytes */
-  damaged?: boolean;
-}
-
-export interface HexView {
-  /** the node: btree, level, dev:sector, and its device byte offset */
-  title: string;
-  deviceOffset: number;
-  /** the window shown, within the node */
-  start: number;
-  /** its bytes, hex */
-  hex: string;
-  /** the structure: header fields, bsets, keys (those overlapping the window, and every header field) */
-  fields: HexField[];
-  /** the node's size and how much of it is written */
-  nodeBytes: number;
-  writtenBytes: number;
-  /** read errors, in bcachefs's words */
-  errors: string[];
-}
-
-export interface HexRequest {
-  btreeId: number;
-  level: number;
-  dev: number;
-  sector: number;
-  /** a byte in the node to centre on (default: the header) */
-  focus?: number;
-  /** bytes of the window (default 512, at most 4096) */
-  length?: number;
-  /** fields to mark damaged (names as in HexField.name, or "key@OFFSET") */
-  damaged?: string[];
-}
 
 function nodeFields(n: BtreeNode): HexField[] {
   const f: HexField[] = [

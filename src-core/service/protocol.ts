@@ -8,13 +8,14 @@
 // This file has no Node imports (ops/types.ts, whose types it uses, has none either): the renderer
 // imports its types.
 
-import type { Problem } from '../ops/grouping.js';
-import type { BucketCell, BucketMap, HexField, HexView, KeyRangeMap, RangeChild } from '../ops/pictures.js';
+import type {
+  ApplyResult, BucketCell, BucketMap, FixJson, FixWriteJson, HexField, HexView, HistoryResult, KeyRangeMap, PlanResult, Problem, RangeChild, ReportResult, UndoResult,
+} from '../ops/ui-types.js';
 import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
 import type { Completion, DeviceList, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
 export type { Problem };
-export type { BucketCell, BucketMap, HexField, HexView, KeyRangeMap, RangeChild };
+export type { ApplyResult, BucketCell, BucketMap, FixJson, FixWriteJson, HexField, HexView, HistoryResult, KeyRangeMap, PlanResult, RangeChild, ReportResult, UndoResult };
 export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
 export type { Completion, CompletionEntry, DeviceList, SystemDevice, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
@@ -83,13 +84,27 @@ export interface Params {
   'picture.buckets': { dev?: number; cells?: number };
   /** A finding's node in hex with its decoded structure, the damaged field marked. */
   'picture.hex': { finding: string };
+  /** Plans the repair of the open disk (reads only); progress as plan.progress events. */
+  plan: Record<string, never> | undefined;
+  /**
+   * Applies the chosen fixes of the last plan (fix or alternative ids; a fix planned on top of another needs
+   * it too) to the open image through the journal `journal`, then checks again. This is the write mode:
+   * the front end asks for it only after the technician confirmed the device and the journal file.
+   */
+  apply: { journal: string; fixes: string[]; who?: string };
+  /** The journal's sessions, fixes and checks. */
+  history: { journal: string };
+  /** Undoes one fix, one session, or everything the journal did to the open image, then checks again. */
+  undo: { journal: string; fix?: number; session?: number; all?: boolean };
+  /** Writes the journal's report (html, json or pdf) to `output`. */
+  report: { journal: string; format: 'html' | 'json' | 'pdf'; output: string };
 }
 
 export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = [
   'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
-  'picture.keyRange', 'picture.buckets', 'picture.hex',
+  'picture.keyRange', 'picture.buckets', 'picture.hex', 'plan', 'apply', 'history', 'undo', 'report',
 ];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
@@ -97,6 +112,7 @@ export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullabl
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
   devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
   'picture.keyRange': ['finding'], 'picture.buckets': ['dev', 'cells'], 'picture.hex': ['finding'],
+  plan: [], apply: ['journal', 'fixes', 'who'], history: ['journal'], undo: ['journal', 'fix', 'session', 'all'], report: ['journal', 'format', 'output'],
 };
 
 export interface HelloResult {
@@ -165,7 +181,24 @@ export interface SessionClosed {
   message: string;
 }
 
+/** Planning: which round, what it does ('check' or a planner), findings and fixes so far. */
+export interface PlanProgress {
+  round: number;
+  step: string;
+  findings: number;
+  fixes: number;
+}
+
+/** Applying: fixes done of the total, the one being applied next. */
+export interface ApplyProgress {
+  done: number;
+  total: number;
+  planId?: string;
+}
+
 export interface Events {
+  'plan.progress': PlanProgress;
+  'apply.progress': ApplyProgress;
   'check.progress': CheckProgress;
   'check.done': CheckDone;
   'session.closed': SessionClosed;
@@ -189,6 +222,11 @@ export interface Results {
   'picture.keyRange': KeyRangeMap;
   'picture.buckets': BucketMap;
   'picture.hex': HexView;
+  plan: PlanResult;
+  apply: ApplyResult;
+  history: HistoryResult;
+  undo: UndoResult;
+  report: ReportResult;
 }
 
 export function isMethod(m: unknown): m is Method {

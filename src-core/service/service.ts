@@ -10,7 +10,7 @@ import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
 import {
   PARAM_NAMES, PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
-  type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
+  type Finding, type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
 } from './protocol.js';
 
 export interface ServiceOptions {
@@ -196,6 +196,12 @@ export class Service {
         }
         return this.toWorker({ op: 'call', id: 0, method, params: p });
       }
+      case 'plan':
+      case 'apply':
+      case 'undo':
+      case 'history':
+      case 'report':
+        return this.repairCall(method, params);
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;
@@ -206,6 +212,37 @@ export class Service {
         return { closed: was };
       }
     }
+  }
+
+  /** The repair flow (repair-calls.ts in the worker): parameters checked here, the check after kept as the last findings. */
+  private async repairCall(method: 'plan' | 'apply' | 'undo' | 'history' | 'report', params: Record<string, unknown>): Promise<unknown> {
+    const bad = (what: string): never => {
+      throw new ServiceError('BAD_REQUEST', `${method}: ${what}. This is a bug in the front end.`);
+    };
+    if (method !== 'history' && method !== 'report') {
+      if (!this.openInfo) throw notOpen();
+      this.refuseWhileChecking(method === 'plan' ? 'plan the repair' : method);
+    }
+    if (method !== 'plan' && (typeof params.journal !== 'string' || !params.journal)) bad('"journal" (the journal file) is missing');
+    if (method === 'apply' && (!Array.isArray(params.fixes) || !params.fixes.every((x) => typeof x === 'string'))) bad('"fixes" must be a list of fix ids');
+    if (method === 'undo') {
+      const given = ['fix', 'session', 'all'].filter((k) => params[k] !== undefined);
+      if (given.length !== 1) bad('give exactly one of fix, session, all');
+      if (params.all !== undefined && params.all !== true) bad('"all" can only be true');
+      for (const k of ['fix', 'session']) if (params[k] !== undefined && !(Number.isInteger(params[k]) && (params[k] as number) > 0)) bad(`"${k}" must be a journal number (from history)`);
+    }
+    if (method === 'report') {
+      if (!['html', 'json', 'pdf'].includes(params.format as string)) bad('"format" must be html, json or pdf');
+      if (typeof params.output !== 'string' || !params.output) bad('"output" (the file to write) is missing');
+    }
+    Atomics.store(this.cancelFlag, 0, 0);
+    const r = await this.toWorker({ op: 'repair', id: 0, method, params });
+    if (method === 'apply' || method === 'undo') {
+      const after = (r as { after: Finding[] }).after;
+      this.btreesCache = null;
+      this.last = { checkId: this.nextCheckId++, status: 'completed', findings: after, problems: groupFindings(after), limitations: [], classes: this.last?.classes ?? {} };
+    }
+    return r;
   }
 
   private refuseWhileChecking(what: string): void {
@@ -242,6 +279,10 @@ export class Service {
       this.pending.delete(m.id);
       if ('error' in m) p.reject(new ServiceError(m.error.code ?? 'INTERNAL', m.error.message));
       else p.resolve(m.result);
+      return;
+    }
+    if (m.event === 'plan.progress' || m.event === 'apply.progress') {
+      this.opts.emit({ event: m.event, data: m.data as never });
       return;
     }
     if (m.event === 'check.progress') {

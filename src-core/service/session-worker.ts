@@ -6,15 +6,17 @@ import { sharedCancellation } from '../ops/index.js';
 import { Session, errorInfo } from './session.js';
 import type { CheckDone, FindingsResult } from './protocol.js';
 import { loadChecker } from './checker.js';
+import { history, report } from './repair-calls.js';
 
 export type ToWorker =
+  | { op: 'repair'; id: number; method: 'plan' | 'apply' | 'undo' | 'history' | 'report'; params: Record<string, unknown> }
   | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close' | 'picture.keyRange' | 'picture.buckets' | 'picture.hex'; params?: { path?: string; finding?: string; dev?: number; cells?: number } }
   | { op: 'check'; id: number; checkId: number };
 
 export type FromWorker =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
-  | { event: 'check.progress'; data: unknown }
+  | { event: 'check.progress' | 'plan.progress' | 'apply.progress'; data: unknown }
   | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status' | 'problems'> };
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
@@ -26,6 +28,10 @@ const session = new Session();
 const send = (m: FromWorker): void => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
+  if (m.op === 'repair') {
+    void repairCall(m).then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: errorInfo(e) }));
+    return;
+  }
   if (m.op === 'check') {
     if (!session.isOpen) {
       send({ id: m.id, error: { code: 'NOT_OPEN', message: 'No image is open. Open an image or device first.' } });
@@ -76,3 +82,24 @@ port.on('message', (m: ToWorker) => {
     send({ id: m.id, error: errorInfo(e) });
   }
 });
+
+/** The repair flow's calls (repair-calls.ts): plan, apply and undo hold the worker; the cancel flag stops them between steps. */
+async function repairCall(m: Extract<ToWorker, { op: 'repair' }>): Promise<unknown> {
+  const p = m.params as never as { journal: string; fixes: string[]; who?: string; fix?: number; session?: number; all?: boolean; format: 'html' | 'json' | 'pdf'; output: string };
+  switch (m.method) {
+    case 'plan':
+      return session.plan(token, (d) => send({ event: 'plan.progress', data: d }));
+    case 'apply':
+    case 'undo': {
+      const checker = await loadChecker(data.checkerModule);
+      if (!checker) throw new Error('the checker module could not be loaded');
+      return m.method === 'apply'
+        ? session.apply(p, token, (d) => send({ event: 'apply.progress', data: d }), checker)
+        : session.undo(p, checker);
+    }
+    case 'history':
+      return history(p.journal);
+    case 'report':
+      return report(p);
+  }
+}

@@ -5,7 +5,8 @@ import { Disk, OpsError, btreeOverview, checkDisk, type CancellationToken, type 
 import { filesystemOf } from '../ops/disk.js';
 import { bucketMap, hexRequestFor, hexView, keyRangeMap } from '../ops/pictures.js';
 import type { GcState } from '../check/result.js';
-import type { BucketMap, HexView, KeyRangeMap, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
+import { applyChosen, planFor, refuseCompressed, undo } from './repair-calls.js';
+import type { ApplyProgress, ApplyResult, PlanProgress, PlanResult, UndoResult, BucketMap, HexView, KeyRangeMap, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
 
 /** An error whose message is meant for the user as it is. */
 export class ServiceError extends OpsError {}
@@ -121,6 +122,37 @@ export class Session {
     const req = hexRequestFor(this.finding(id));
     if (!req) throw new ServiceError('BAD_REQUEST', `Finding ${id} is not about a btree node: there are no node bytes to show.`);
     return hexView(filesystemOf(this.need()), req);
+  }
+
+  async plan(token: CancellationToken, onProgress: (p: PlanProgress) => void): Promise<PlanResult> {
+    return (await planFor(this.need(), token, onProgress)).result;
+  }
+
+  /** Runs fn with the disk closed (the journal opens it for writing), then opens it again and checks it. */
+  private async writing<T>(fn: (path: string) => Promise<T> | T, checker: Checker): Promise<{ r: T; after: Finding[] }> {
+    const path = this.need().path;
+    refuseCompressed(path);
+    this.close();
+    let r: T;
+    try {
+      r = await fn(path);
+    } finally {
+      this.disk = Disk.open(path);
+    }
+    const c = await checkDisk(this.disk, { checker });
+    this.gc = c.gc ?? null;
+    this.lastCheck = { checkId: -1, status: 'completed', findings: c.findings, limitations: c.limitations };
+    return { r, after: c.findings };
+  }
+
+  async apply(req: { journal: string; fixes: string[]; who?: string }, token: CancellationToken, onProgress: (p: ApplyProgress) => void, checker: Checker): Promise<ApplyResult> {
+    const { r, after } = await this.writing((path) => applyChosen(path, req, token, onProgress), checker);
+    return { ...r, after };
+  }
+
+  async undo(req: { journal: string; fix?: number; session?: number; all?: boolean }, checker: Checker): Promise<UndoResult> {
+    const { r, after } = await this.writing((path) => undo(path, req), checker);
+    return { ...r, after };
   }
 
   close(): void {
