@@ -1,7 +1,6 @@
 // The data the operations layer hands to every front end. Plain JSON (bigints as decimal strings) and no
 // Node imports: the service sends these as they are, and the renderer imports them (via protocol.ts).
 import type { Finding, Severity } from '../check/findings.js';
-import type { GcState } from '../check/result.js';
 
 export type { Finding, Severity };
 
@@ -133,6 +132,4 @@ export interface CheckReport {
   limitations: string[];
   /** one line per class: what the class means */
   classes: Record<string, string>;
-  /** the buckets and counters mark and sweep ended with (typed arrays: for the pictures, not for JSON) */
-  gc?: GcState;
 }
