@@ -1,5 +1,5 @@
 // bcachefs-repair check DEV [--json] [--progress]
-import { CancellationTokenSource, Disk, checkDisk, type CheckProgress, type Finding } from '../src-core/ops/index.js';
+import { CancellationTokenSource, Disk, checkDisk, groupFindings, type CheckProgress, type Finding } from '../src-core/ops/index.js';
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_OK, type Command } from './command.js';
 
 function findingText(f: Finding): string {
@@ -55,7 +55,7 @@ export const check: Command = {
       const counts = { error: 0, warning: 0, info: 0 };
       for (const f of r.findings) counts[f.severity]++;
       if (values.json) {
-        out.line(JSON.stringify({ ...disk.envelope(), findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, notes }, null, 1));
+        out.line(JSON.stringify({ ...disk.envelope(), findings: r.findings, problems: groupFindings(r.findings), stats: r.stats, aborted: r.aborted, limitations: r.limitations, notes }, null, 1));
       } else {
         for (const n of notes) out.err(`note: ${n}`);
         for (const f of r.findings) out.line(findingText(f) + '\n');

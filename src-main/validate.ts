@@ -15,18 +15,9 @@ const path: Check = (v) => {
   if (v.includes('\0')) return 'contains a NUL character';
   return null;
 };
+const text: Check = (v) => (typeof v === 'string' && v.length <= MAX_PATH ? null : 'must be a string');
+const count: Check = (v) => (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 1 << 24 ? null : 'must be a whole number');
 const optional = (c: Check): Check => (v) => (v === undefined ? null : c(v));
-/** A name typed by the technician (who, case, customer): one line of text. */
-const text: Check = (v) => {
-  if (typeof v !== 'string') return 'must be a string';
-  if (v.length > 1000) return 'is longer than 1000 characters';
-  return /[\0\n\r]/.test(v) ? 'must be one line of text' : null;
-};
-/** Fix, alternative or finding ids. */
-const ids: Check = (v) => {
-  if (!Array.isArray(v) || v.length > 100_000) return 'must be a list of ids';
-  return v.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 1000) ? null : 'must be a list of ids';
-};
 
 /** Per method, per parameter: how to check it (same names as protocol.ts PARAM_NAMES; a test keeps them equal). */
 export const PARAM_CHECKS: { readonly [M in Method]-?: { readonly [K in keyof NonNullable<Params[M]>]-?: Check } } = {
@@ -35,8 +26,14 @@ export const PARAM_CHECKS: { readonly [M in Method]-?: { readonly [K in keyof No
   complete: { path },
   'workingCopy.propose': { path, folder: optional(path) },
   'workingCopy.make': { path, folder: path },
-  plan: {}, 'repair.cancel': {},
-  apply: { journal: path, fixes: optional(ids), who: optional(text), caseRef: optional(text), customer: optional(text), technician: optional(text) },
+  'picture.keyRange': { finding: text },
+  'picture.hex': { finding: text },
+  'picture.buckets': { dev: optional(count), cells: optional(count) },
+  plan: {},
+  apply: { journal: path, fixes: (v) => (Array.isArray(v) && v.length <= 10_000 && v.every((x) => text(x) === null) ? null : 'must be a list of fix ids'), who: optional(text) },
+  history: { journal: path },
+  undo: { journal: path, fix: optional(count), session: optional(count), all: optional((v) => (v === true ? null : 'can only be true')) },
+  report: { journal: path, format: (v) => (v === 'html' || v === 'json' || v === 'pdf' ? null : 'must be html, json or pdf'), output: path },
 };
 
 const bad = (message: string): Validated => ({ ok: false, error: { code: 'BAD_REQUEST', message: `${message} This is a bug in the window; reload it.` } });

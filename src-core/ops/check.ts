@@ -6,6 +6,12 @@ import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js
 import { Disk, filesystemOf } from './disk.js';
 import { btreeOverview } from './btrees.js';
 import type { CheckProgress, CheckReport } from './types.js';
+import type { GcState } from '../check/result.js';
+
+/** The report, and the buckets and counters mark and sweep ended with (typed arrays: for the pictures, not for JSON). */
+export interface CheckOutcome extends CheckReport {
+  gc?: GcState;
+}
 
 /** checkFilesystem's contract: the service's tests put a slowed-down or misbehaving checker in its place. */
 export type CheckFn = (fs: Filesystem, opts: CheckOptions) => Promise<CheckResult>;
@@ -29,7 +35,7 @@ export interface CheckRequest {
 const PROGRESS_INTERVAL_MS = 100;
 
 /** Checks the disk as bcachefs 2021's fsck -n does. Errors other than a cancel propagate. */
-export async function checkDisk(disk: Disk, req: CheckRequest = {}): Promise<CheckReport> {
+export async function checkDisk(disk: Disk, req: CheckRequest = {}): Promise<CheckOutcome> {
   const fs = filesystemOf(disk);
   const ck = req.checker ?? BUILT_IN_CHECKER;
   const token = req.token ?? NEVER_CANCELLED;
@@ -44,7 +50,7 @@ export async function checkDisk(disk: Disk, req: CheckRequest = {}): Promise<Che
     token: polled,
     ...(report ? { onProgress: (p: CheckerProgress) => report(p) } : {}),
   });
-  return { findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, classes: ck.classes };
+  return { findings: r.findings, stats: r.stats, aborted: r.aborted, limitations: r.limitations, classes: ck.classes, ...(r.gc ? { gc: r.gc } : {}) };
 }
 
 type Said = Partial<Omit<CheckerProgress, 'phase'>> & { phase: string };

@@ -8,9 +8,14 @@
 // This file has no Node imports (ops/types.ts, whose types it uses, has none either): the renderer
 // imports its types.
 
+import type {
+  ApplyResult, BucketCell, BucketMap, FixJson, FixWriteJson, HexField, HexView, HistoryResult, KeyRangeMap, PlanResult, Problem, RangeChild, ReportResult, UndoResult,
+} from '../ops/ui-types.js';
 import type { BtreesResult, CheckProgress as OpsCheckProgress, DiskInfo, Finding, Severity } from '../ops/types.js';
 import type { Completion, DeviceList, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
+export type { Problem };
+export type { ApplyResult, BucketCell, BucketMap, FixJson, FixWriteJson, HexField, HexView, HistoryResult, KeyRangeMap, PlanResult, RangeChild, ReportResult, UndoResult };
 export type { BtreeOverview, BtreesResult, DeviceIdentity, SuperblockSummary } from '../ops/types.js';
 export type { Completion, CompletionEntry, DeviceList, SystemDevice, WorkingCopy, WorkingCopyProposal } from '../ops/device-types.js';
 
@@ -73,30 +78,41 @@ export interface Params {
   'workingCopy.propose': { path: string; folder?: string };
   /** Makes the working copy (unpacked) in the folder the user confirmed; never overwrites anything. */
   'workingCopy.make': { path: string; folder: string };
-  /** Plans the repair of the open disk (nothing is written); 'plan.progress' events while it runs. */
+  /** A topology finding's key-range map (ops/pictures.ts), from the last check. */
+  'picture.keyRange': { finding: string };
+  /** The buckets of a device in at most `cells` cells, from the last check (default device 0, 2048 cells). */
+  'picture.buckets': { dev?: number; cells?: number };
+  /** A finding's node in hex with its decoded structure, the damaged field marked. */
+  'picture.hex': { finding: string };
+  /** Plans the repair of the open disk (reads only); progress as plan.progress events. */
   plan: Record<string, never> | undefined;
   /**
-   * Applies fixes through the repair journal (the only writer): `fixes` names fixes, alternatives or findings
-   * (default: every planned fix). Plans again after the journal's recovery; 'apply.progress' events; a cancel
-   * (repair.cancel) takes effect between fixes. The disk is opened again afterwards.
+   * Applies the chosen fixes of the last plan (fix or alternative ids; a fix planned on top of another needs
+   * it too) to the open image through the journal `journal`, then checks again. This is the write mode:
+   * the front end asks for it only after the technician confirmed the device and the journal file.
    */
-  apply: { journal: string; fixes?: string[]; who?: string; caseRef?: string; customer?: string; technician?: string };
-  /** Asks the running plan or apply to stop (apply: between fixes). */
-  'repair.cancel': Record<string, never> | undefined;
+  apply: { journal: string; fixes: string[]; who?: string };
+  /** The journal's sessions, fixes and checks. */
+  history: { journal: string };
+  /** Undoes one fix, one session, or everything the journal did to the open image, then checks again. */
+  undo: { journal: string; fix?: number; session?: number; all?: boolean };
+  /** Writes the journal's report (html, json or pdf) to `output`. */
+  report: { journal: string; format: 'html' | 'json' | 'pdf'; output: string };
 }
 
 export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = [
   'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
-  'plan', 'apply', 'repair.cancel',
+  'picture.keyRange', 'picture.buckets', 'picture.hex', 'plan', 'apply', 'history', 'undo', 'report',
 ];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
 export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullable<Params[M]>)[] } = {
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
   devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
-  plan: [], apply: ['journal', 'fixes', 'who', 'caseRef', 'customer', 'technician'], 'repair.cancel': [],
+  'picture.keyRange': ['finding'], 'picture.buckets': ['dev', 'cells'], 'picture.hex': ['finding'],
+  plan: [], apply: ['journal', 'fixes', 'who'], history: ['journal'], undo: ['journal', 'fix', 'session', 'all'], report: ['journal', 'format', 'output'],
 };
 
 export interface HelloResult {
@@ -132,69 +148,12 @@ export interface FindingsResult {
   checkId: number | null;
   status: CheckStatus | null;
   findings: Finding[];
+  /** the findings grouped by cause (ops/grouping.ts): every finding in exactly one problem */
+  problems: Problem[];
   /** what the checker could not examine, in words */
   limitations: string[];
   /** one line per class: what the class means (the checker's FINDING_CLASSES) */
   classes: Record<string, string>;
-}
-
-/** One write of a fix, without its bytes (the journal holds those). */
-export interface PlanWriteInfo {
-  offset: number;
-  length: number;
-  target: { kind: 'node'; btree: string; level: number; sector: number; what?: string } | { kind: 'key'; btree: string; pos: string; nodeSector?: number } | { kind: 'superblock'; sector: number; field: string };
-  changes: { field: string; before: string; after: string }[];
-}
-
-/** A fix as the UI shows it (src-core/repair/types.ts RepairFix without the bytes). */
-export interface PlanFixInfo {
-  id: string;
-  title: string;
-  summary: string;
-  resolves: string[];
-  evidence: string[];
-  lost: string[];
-  kept: string[];
-  dependsOn: string[];
-  writes: PlanWriteInfo[];
-  alternatives: PlanFixInfo[];
-}
-
-export interface PlanResult {
-  fixes: PlanFixInfo[];
-  /** findings no fix resolves, each with why */
-  unresolved: { id: string; class: string; severity: Severity; reason: string }[];
-  /** the findings the plan was made for */
-  findings: Finding[];
-  rounds: number;
-  cancelled: boolean;
-}
-
-export interface ApplyResult {
-  device: string;
-  /** the journal's session */
-  session: number;
-  /** what recovery finished for a crashed run first */
-  recovered: string[];
-  applied: { id: string; fix: number }[];
-  skipped: string[];
-  cancelled: boolean;
-  /** the check after the repair */
-  after: Finding[];
-  unresolved: PlanResult['unresolved'];
-}
-
-export interface PlanProgress {
-  round: number;
-  step: string;
-  findings: number;
-  fixes: number;
-}
-
-export interface ApplyProgress {
-  done: number;
-  total: number;
-  planId?: string;
 }
 
 // ---------------------------------------------------------------- events
@@ -226,12 +185,27 @@ export interface SessionClosed {
   message: string;
 }
 
+/** Planning: which round, what it does ('check' or a planner), findings and fixes so far. */
+export interface PlanProgress {
+  round: number;
+  step: string;
+  findings: number;
+  fixes: number;
+}
+
+/** Applying: fixes done of the total, the one being applied next. */
+export interface ApplyProgress {
+  done: number;
+  total: number;
+  planId?: string;
+}
+
 export interface Events {
+  'plan.progress': PlanProgress;
+  'apply.progress': ApplyProgress;
   'check.progress': CheckProgress;
   'check.done': CheckDone;
   'session.closed': SessionClosed;
-  'plan.progress': PlanProgress;
-  'apply.progress': ApplyProgress;
 }
 
 export type EventName = keyof Events;
@@ -249,9 +223,14 @@ export interface Results {
   complete: Completion;
   'workingCopy.propose': WorkingCopyProposal;
   'workingCopy.make': WorkingCopy;
+  'picture.keyRange': KeyRangeMap;
+  'picture.buckets': BucketMap;
+  'picture.hex': HexView;
   plan: PlanResult;
   apply: ApplyResult;
-  'repair.cancel': { cancelling: boolean };
+  history: HistoryResult;
+  undo: UndoResult;
+  report: ReportResult;
 }
 
 export function isMethod(m: unknown): m is Method {

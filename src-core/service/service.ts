@@ -4,13 +4,13 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
+import { completePath, groupFindings, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
 import {
   PARAM_NAMES, PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
-  type FindingsResult, type HelloResult, type OpenResult, type Params, type Request, type RequestId, type Response,
+  type Finding, type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
 } from './protocol.js';
 
 export interface ServiceOptions {
@@ -75,8 +75,6 @@ export class Service {
   /** requests that touch the session run one after another, in arrival order */
   private queue: Promise<unknown> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
-  /** a plan or apply is running in the worker (repair.cancel stops it) */
-  private repairing = false;
 
   constructor(private readonly opts: ServiceOptions) {
     this.sample = opts.sampleImage === undefined ? findSampleImage() : opts.sampleImage;
@@ -103,7 +101,7 @@ export class Service {
       }
       if (this.opts.onlyDevice !== undefined) this.refuseIfElevated(method, params);
       let result: unknown;
-      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'repair.cancel' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
+      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
       } else {
         const run = this.queue.then(() => this.dispatch(method, params));
@@ -161,7 +159,7 @@ export class Service {
         const checkId = this.nextCheckId++;
         Atomics.store(this.cancelFlag, 0, 0);
         this.running = { checkId, started: Date.now(), cancelTimer: null };
-        this.last = { checkId, status: 'running', findings: [], limitations: [], classes: {} };
+        this.last = { checkId, status: 'running', findings: [], problems: [], limitations: [], classes: {} };
         this.lastDone = null;
         try {
           return await this.toWorker({ op: 'check', id: 0, checkId });
@@ -180,7 +178,7 @@ export class Service {
       }
       case 'findings': {
         if (!this.openInfo && !this.last) throw notOpen();
-        return this.last ?? { checkId: null, status: null, findings: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
+        return this.last ?? { checkId: null, status: null, findings: [], problems: [], limitations: [], classes: (await loadChecker(this.opts.checkerModule))?.classes ?? {} };
       }
       case 'devices':
         return listDevices();
@@ -193,29 +191,31 @@ export class Service {
       }
       case 'workingCopy.make':
         return makeWorkingCopy(stringParam(params, 'path', 'the image to copy'), stringParam(params, 'folder', 'the folder for the copy'));
-      case 'plan':
-      case 'apply': {
+      case 'picture.keyRange':
+      case 'picture.hex':
+      case 'picture.buckets': {
         if (!this.openInfo) throw notOpen();
-        this.refuseWhileChecking(method === 'plan' ? 'plan the repair' : 'repair');
-        Atomics.store(this.cancelFlag, 0, 0);
-        this.repairing = true;
-        try {
-          if (method === 'plan') return await this.toWorker({ op: 'plan', id: 0 });
-          const r = await this.toWorker({ op: 'apply', id: 0, params: params as Params['apply'] });
-          // the disk changed: what was read of it before is stale
-          this.openInfo = (await this.toWorker({ op: 'call', id: 0, method: 'superblock' })) as OpenResult;
-          this.btreesCache = null;
-          this.last = null;
-          return r;
-        } finally {
-          this.repairing = false;
+        this.refuseWhileChecking('ask for a picture');
+        const p: { finding?: string; dev?: number; cells?: number } = {};
+        if (method !== 'picture.buckets') {
+          if (typeof params.finding !== 'string') throw new ServiceError('BAD_REQUEST', `${method} needs the id of a finding ("finding"). This is a bug in the front end.`);
+          p.finding = params.finding;
+        } else {
+          for (const k of ['dev', 'cells'] as const) {
+            const v = params[k];
+            if (v === undefined) continue;
+            if (typeof v !== 'number' || !Number.isInteger(v) || v < (k === 'cells' ? 1 : 0) || v > 1 << 20) throw new ServiceError('BAD_REQUEST', `picture.buckets: "${k}" must be a whole number${k === 'cells' ? ' from 1' : ' from 0'}. This is a bug in the front end.`);
+            p[k] = v;
+          }
         }
+        return this.toWorker({ op: 'call', id: 0, method, params: p });
       }
-      case 'repair.cancel': {
-        if (!this.repairing) return { cancelling: false };
-        Atomics.store(this.cancelFlag, 0, 1);
-        return { cancelling: true };
-      }
+      case 'plan':
+      case 'apply':
+      case 'undo':
+      case 'history':
+      case 'report':
+        return this.repairCall(method, params);
       case 'close': {
         this.refuseWhileChecking('close the image');
         const was = this.openInfo !== null;
@@ -244,6 +244,37 @@ export class Service {
     if (method === 'open' && (typeof params.path !== 'string' || real(params.path) !== real(only))) {
       throw new ServiceError('NOT_ALLOWED', `The service running with administrator rights was started for ${only} only, not ${String(params.path)}. Open the other disk from the device list: it asks for rights again.`);
     }
+  }
+
+  /** The repair flow (repair-calls.ts in the worker): parameters checked here, the check after kept as the last findings. */
+  private async repairCall(method: 'plan' | 'apply' | 'undo' | 'history' | 'report', params: Record<string, unknown>): Promise<unknown> {
+    const bad = (what: string): never => {
+      throw new ServiceError('BAD_REQUEST', `${method}: ${what}. This is a bug in the front end.`);
+    };
+    if (method !== 'history' && method !== 'report') {
+      if (!this.openInfo) throw notOpen();
+      this.refuseWhileChecking(method === 'plan' ? 'plan the repair' : method);
+    }
+    if (method !== 'plan' && (typeof params.journal !== 'string' || !params.journal)) bad('"journal" (the journal file) is missing');
+    if (method === 'apply' && (!Array.isArray(params.fixes) || !params.fixes.every((x) => typeof x === 'string'))) bad('"fixes" must be a list of fix ids');
+    if (method === 'undo') {
+      const given = ['fix', 'session', 'all'].filter((k) => params[k] !== undefined);
+      if (given.length !== 1) bad('give exactly one of fix, session, all');
+      if (params.all !== undefined && params.all !== true) bad('"all" can only be true');
+      for (const k of ['fix', 'session']) if (params[k] !== undefined && !(Number.isInteger(params[k]) && (params[k] as number) > 0)) bad(`"${k}" must be a journal number (from history)`);
+    }
+    if (method === 'report') {
+      if (!['html', 'json', 'pdf'].includes(params.format as string)) bad('"format" must be html, json or pdf');
+      if (typeof params.output !== 'string' || !params.output) bad('"output" (the file to write) is missing');
+    }
+    Atomics.store(this.cancelFlag, 0, 0);
+    const r = await this.toWorker({ op: 'repair', id: 0, method, params });
+    if (method === 'apply' || method === 'undo') {
+      const after = (r as { after: Finding[] }).after;
+      this.btreesCache = null;
+      this.last = { checkId: this.nextCheckId++, status: 'completed', findings: after, problems: groupFindings(after), limitations: [], classes: this.last?.classes ?? {} };
+    }
+    return r;
   }
 
   private refuseWhileChecking(what: string): void {
@@ -298,10 +329,10 @@ export class Service {
     }
   }
 
-  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status'>): void {
+  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status' | 'problems'>): void {
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
-    this.last = { ...f, checkId: d.checkId, status: d.status };
+    this.last = { ...f, problems: groupFindings(f.findings), checkId: d.checkId, status: d.status };
     this.lastDone = d;
     this.opts.emit({ event: 'check.done', data: d });
     for (const w of this.idleWaiters.splice(0)) w();

@@ -4,20 +4,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { sharedCancellation } from '../ops/index.js';
 import { Session, errorInfo } from './session.js';
-import type { CheckDone, FindingsResult, Params } from './protocol.js';
+import type { CheckDone, FindingsResult } from './protocol.js';
 import { loadChecker } from './checker.js';
+import { history, report } from './repair-calls.js';
 
 export type ToWorker =
-  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close'; params?: { path?: string } }
-  | { op: 'check'; id: number; checkId: number }
-  | { op: 'plan'; id: number }
-  | { op: 'apply'; id: number; params: Params['apply'] };
+  | { op: 'repair'; id: number; method: 'plan' | 'apply' | 'undo' | 'history' | 'report'; params: Record<string, unknown> }
+  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close' | 'picture.keyRange' | 'picture.buckets' | 'picture.hex'; params?: { path?: string; finding?: string; dev?: number; cells?: number } }
+  | { op: 'check'; id: number; checkId: number };
 
 export type FromWorker =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
   | { event: 'check.progress' | 'plan.progress' | 'apply.progress'; data: unknown }
-  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status'> };
+  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status' | 'problems'> };
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;
@@ -28,11 +28,8 @@ const session = new Session();
 const send = (m: FromWorker): void => port.postMessage(m);
 
 port.on('message', (m: ToWorker) => {
-  if (m.op === 'plan' || m.op === 'apply') {
-    const run = m.op === 'plan'
-      ? session.plan(token, (p) => send({ event: 'plan.progress', data: p }))
-      : session.apply(m.params, token, (p) => send({ event: 'apply.progress', data: p }));
-    run.then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: errorInfo(e) }));
+  if (m.op === 'repair') {
+    void repairCall(m).then((result) => send({ id: m.id, result }), (e: unknown) => send({ id: m.id, error: errorInfo(e) }));
     return;
   }
   if (m.op === 'check') {
@@ -66,6 +63,15 @@ port.on('message', (m: ToWorker) => {
       case 'btrees':
         result = session.btrees();
         break;
+      case 'picture.keyRange':
+        result = session.keyRange(m.params?.finding ?? '');
+        break;
+      case 'picture.buckets':
+        result = session.buckets(m.params?.dev ?? 0, m.params?.cells ?? 2048);
+        break;
+      case 'picture.hex':
+        result = session.hex(m.params?.finding ?? '');
+        break;
       case 'close':
         result = { closed: session.isOpen };
         session.close();
@@ -76,3 +82,24 @@ port.on('message', (m: ToWorker) => {
     send({ id: m.id, error: errorInfo(e) });
   }
 });
+
+/** The repair flow's calls (repair-calls.ts): plan, apply and undo hold the worker; the cancel flag stops them between steps. */
+async function repairCall(m: Extract<ToWorker, { op: 'repair' }>): Promise<unknown> {
+  const p = m.params as never as { journal: string; fixes: string[]; who?: string; fix?: number; session?: number; all?: boolean; format: 'html' | 'json' | 'pdf'; output: string };
+  switch (m.method) {
+    case 'plan':
+      return session.plan(token, (d) => send({ event: 'plan.progress', data: d }));
+    case 'apply':
+    case 'undo': {
+      const checker = await loadChecker(data.checkerModule);
+      if (!checker) throw new Error('the checker module could not be loaded');
+      return m.method === 'apply'
+        ? session.apply(p, token, (d) => send({ event: 'apply.progress', data: d }), checker)
+        : session.undo(p, checker);
+    }
+    case 'history':
+      return history(p.journal);
+    case 'report':
+      return report(p);
+  }
+}

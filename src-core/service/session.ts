@@ -1,26 +1,12 @@
 // One open disk and what the service does with it, through the operations layer (src-core/ops): the
 // same orchestration as the CLI's. Runs inside the service's session worker (session-worker.ts); usable
 // in-process too (tests).
-import {
-  Disk, OpsError, applyRepair, btreeOverview, checkDisk, planRepair, selectFixes, type CancellationToken, type Checker, type RepairFix, type RepairPlan,
-} from '../ops/index.js';
-import type {
-  ApplyProgress, ApplyResult, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult, Params, PlanFixInfo,
-  PlanProgress, PlanResult,
-} from './protocol.js';
-
-/** A fix as plain JSON for the UI: its writes without their bytes. */
-function fixInfo(f: RepairFix): PlanFixInfo {
-  return {
-    id: f.id, title: f.title, summary: f.summary, resolves: f.resolves, evidence: f.evidence, lost: f.lost, kept: f.kept, dependsOn: f.dependsOn,
-    writes: f.writes.map((w) => ({ offset: w.offset, length: w.new.length, target: w.target, changes: w.changes ?? [] })),
-    alternatives: f.alternatives.map(fixInfo),
-  };
-}
-
-function unresolvedInfo(p: Pick<RepairPlan, 'unresolved'>): PlanResult['unresolved'] {
-  return p.unresolved.map((u) => ({ id: u.finding.id, class: u.finding.class, severity: u.finding.severity, reason: u.reason }));
-}
+import { Disk, OpsError, btreeOverview, checkDisk, type CancellationToken, type Checker } from '../ops/index.js';
+import { filesystemOf } from '../ops/disk.js';
+import { bucketMap, hexRequestFor, hexView, keyRangeMap } from '../ops/pictures.js';
+import type { GcState } from '../check/result.js';
+import { applyChosen, planFor, refuseCompressed, undo } from './repair-calls.js';
+import type { ApplyProgress, ApplyResult, PlanProgress, PlanResult, UndoResult, BucketMap, HexView, KeyRangeMap, BtreesResult, CheckDone, CheckProgress, CheckStatus, ErrorInfo, Finding, FindingsResult, OpenResult } from './protocol.js';
 
 /** An error whose message is meant for the user as it is. */
 export class ServiceError extends OpsError {}
@@ -45,6 +31,7 @@ export class Session {
   private disk: Disk | null = null;
   private lastCheck: { checkId: number; status: CheckStatus; findings: Finding[]; limitations: string[] } | null = null;
   private classes: Record<string, string> = {};
+  private gc: GcState | null = null;
 
   get isOpen(): boolean {
     return this.disk !== null;
@@ -71,7 +58,7 @@ export class Session {
     return btreeOverview(this.need());
   }
 
-  findings(): FindingsResult {
+  findings(): Omit<FindingsResult, 'problems'> {
     this.need();
     const c = this.lastCheck;
     return c
@@ -84,6 +71,7 @@ export class Session {
     const started = Date.now();
     this.classes = checker.classes;
     this.lastCheck = { checkId, status: 'running', findings: [], limitations: [] };
+    this.gc = null;
     let status: CheckDone['status'] = 'completed';
     let error: ErrorInfo | undefined;
     let findings: Finding[] = [];
@@ -91,6 +79,7 @@ export class Session {
     try {
       const r = await checkDisk(disk, { token: hooks.token, checker, onProgress: (p) => hooks.onProgress({ checkId, ...p }) });
       ({ findings, limitations } = r);
+      this.gc = r.gc ?? null;
       // the checker says whether it stopped early (a cancel after its last poll came too late)
       if (r.aborted) status = 'cancelled';
     } catch (e) {
@@ -110,33 +99,64 @@ export class Session {
     return done;
   }
 
-  async plan(token: CancellationToken, onProgress: (p: PlanProgress) => void): Promise<PlanResult> {
-    const p = await planRepair(this.need(), { token, onProgress });
-    return { fixes: p.fixes.map(fixInfo), unresolved: unresolvedInfo(p), findings: p.before, rounds: p.rounds, cancelled: p.cancelled };
+  private finding(id: string): Finding {
+    this.need();
+    const f = this.lastCheck?.findings.find((x) => x.id === id);
+    if (!f) throw new ServiceError('NOT_FOUND', `No finding ${id} in the last check. Run the check again, then pick the finding from its list.`);
+    return f;
   }
 
-  /** Applies through the journal, then opens the disk again (what was read before the writes is stale). */
-  async apply(req: Params['apply'], token: CancellationToken, onProgress: (p: ApplyProgress) => void): Promise<ApplyResult> {
+  keyRange(id: string): KeyRangeMap {
+    const m = keyRangeMap(filesystemOf(this.need()), this.finding(id));
+    if (!m) throw new ServiceError('BAD_REQUEST', `Finding ${id} is not about the key ranges of btree nodes: it has no key-range map.`);
+    return m;
+  }
+
+  buckets(dev: number, cells: number): BucketMap {
+    this.need();
+    if (!this.gc) throw new ServiceError('NOT_CHECKED', 'The bucket map comes from a check: run the check first (a cancelled check has no complete bucket state).');
+    return bucketMap(this.gc, this.lastCheck?.findings ?? [], dev, cells);
+  }
+
+  hex(id: string): HexView {
+    const req = hexRequestFor(this.finding(id));
+    if (!req) throw new ServiceError('BAD_REQUEST', `Finding ${id} is not about a btree node: there are no node bytes to show.`);
+    return hexView(filesystemOf(this.need()), req);
+  }
+
+  async plan(token: CancellationToken, onProgress: (p: PlanProgress) => void): Promise<PlanResult> {
+    return (await planFor(this.need(), token, onProgress)).result;
+  }
+
+  /** Runs fn with the disk closed (the journal opens it for writing), then opens it again and checks it. */
+  private async writing<T>(fn: (path: string) => Promise<T> | T, checker: Checker): Promise<{ r: T; after: Finding[] }> {
     const path = this.need().path;
-    if (typeof req.journal !== 'string' || !req.journal) throw new ServiceError('BAD_REQUEST', 'No journal file was given. Choose where the repair journal goes (on another disk than the one repaired).');
-    const ids = req.fixes;
-    if (ids !== undefined && (!Array.isArray(ids) || ids.some((x) => typeof x !== 'string'))) throw new ServiceError('BAD_REQUEST', 'fixes must be a list of fix or finding ids. This is a bug in the front end.');
-    // the read-only handle goes first: the journal opens the device for writing
+    refuseCompressed(path);
     this.close();
+    let r: T;
     try {
-      const r = await applyRepair({
-        device: path, journal: req.journal, token, onProgress,
-        ...(ids ? { choose: (p: RepairPlan) => selectFixes(p.fixes, ids) } : {}),
-        ...(req.who !== undefined ? { who: req.who } : {}), ...(req.caseRef !== undefined ? { caseRef: req.caseRef } : {}),
-        ...(req.customer !== undefined ? { customer: req.customer } : {}), ...(req.technician !== undefined ? { technician: req.technician } : {}),
-      });
-      return { device: r.device, session: r.session, recovered: r.recovered, applied: r.applied, skipped: r.skipped, cancelled: r.cancelled, after: r.after, unresolved: unresolvedInfo(r) };
+      r = await fn(path);
     } finally {
       this.disk = Disk.open(path);
     }
+    const c = await checkDisk(this.disk, { checker });
+    this.gc = c.gc ?? null;
+    this.lastCheck = { checkId: -1, status: 'completed', findings: c.findings, limitations: c.limitations };
+    return { r, after: c.findings };
+  }
+
+  async apply(req: { journal: string; fixes: string[]; who?: string }, token: CancellationToken, onProgress: (p: ApplyProgress) => void, checker: Checker): Promise<ApplyResult> {
+    const { r, after } = await this.writing((path) => applyChosen(path, req, token, onProgress), checker);
+    return { ...r, after };
+  }
+
+  async undo(req: { journal: string; fix?: number; session?: number; all?: boolean }, checker: Checker): Promise<UndoResult> {
+    const { r, after } = await this.writing((path) => undo(path, req), checker);
+    return { ...r, after };
   }
 
   close(): void {
+    this.gc = null;
     this.disk?.close();
     this.disk = null;
     this.lastCheck = null;

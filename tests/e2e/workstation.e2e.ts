@@ -25,7 +25,8 @@ test('opens the bundled sample: superblock, notes, btree overview, read-only', a
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await openSample(page);
-  await expect(page.getByText('This version only reads')).toBeVisible();
+  await expect(page.getByTestId('read-only')).toHaveText('Read-only');
+  await expect(page.getByText('Nothing is written until you confirm a repair in Apply.')).toBeVisible();
   // how the image was read (a temporary file) is a detail, not a note of the main view
   await expect(page.getByTestId('superblock')).not.toContainText('temporary file');
   await page.getByTestId('superblock-all-toggle').click();
@@ -43,8 +44,9 @@ test('runs a check and shows the findings grouped, with details and the exact fs
   await openSample(page);
   await page.getByTestId('check-start').click();
   await expect(page.getByTestId('check-result')).toContainText('8 findings (8 errors)');
-  const findings = page.getByTestId('findings');
-  await expect(findings.getByTestId('finding-class')).toHaveCount(7);
+  const findings = page.getByTestId('problems');
+  // 2 problems (the gap; the pointer gen ahead of its bucket, with its bucket and usage findings)
+  await expect(findings.getByTestId('problem')).toHaveCount(2);
   await expect(findings.getByTestId('finding')).toHaveCount(8);
   // the first error is selected: the gap in the extents btree
   const detail = page.getByTestId('finding-detail');
@@ -66,10 +68,11 @@ test('runs a check and shows the findings grouped, with details and the exact fs
 test('a reloaded page shows what is open and the last findings', async ({ page }) => {
   await openSample(page);
   await page.getByTestId('check-start').click();
-  await expect(page.getByTestId('findings').getByTestId('finding')).toHaveCount(8);
+  await expect(page.getByTestId('problems').getByTestId('finding')).toHaveCount(8);
   await page.reload();
   await expect(page.getByTestId('uuid')).toHaveText(UUID);
-  await expect(page.getByTestId('findings').getByTestId('finding')).toHaveCount(8);
+  await page.getByTestId('step-problems').click();
+  await expect(page.getByTestId('problems').getByTestId('finding')).toHaveCount(8);
 });
 
 test('shows progress while a check runs (slow disk)', async ({ page }) => {
@@ -94,10 +97,11 @@ test('cancels a running check', async ({ page }) => {
   await page.getByTestId('check-cancel').click();
   await expect(page.getByTestId('check-result')).toContainText('cancelled');
   await expect(page.getByTestId('check-result')).toContainText('only those found until then');
-  await expect(page.getByTestId('findings')).toBeVisible();
-  expect(await page.getByTestId('findings').getByTestId('finding').count()).toBeLessThan(8);
+  await expect(page.getByTestId('problems')).toBeVisible();
+  expect(await page.getByTestId('problems').getByTestId('finding').count()).toBeLessThan(8);
   // the image is still open and can be checked again
   await expect(page.getByTestId('check-start')).toHaveText('Check again');
+  await page.getByTestId('step-open').click();
   await expect(page.getByTestId('open')).toBeEnabled();
 });
 

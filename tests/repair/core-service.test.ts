@@ -22,13 +22,13 @@ describe('service plan and apply', () => {
     const p = await driver.call('plan');
     expect(p.fixes.map((f) => f.id)).toEqual(['gens:0:115']);
     expect(p.fixes[0]!.resolves).toHaveLength(29);
-    expect(p.fixes[0]!.writes[0]!.changes.map((c) => `${c.field}: ${c.before} -> ${c.after}`)).toEqual(['alloc 0:115 gen: 2 -> 1']);
+    expect(p.fixes[0]!.writes[0]!.changes!.map((c) => `${c.field}: ${c.before} -> ${c.after}`)).toEqual(['alloc 0:115 gen: 2 -> 1']);
     expect(p.fixes[0]!.alternatives[0]!.lost).toHaveLength(11);
     expect(p.unresolved).toEqual([]);
     expect(driver.events.some((e) => e.event === 'plan.progress')).toBe(true);
     expect(sha256File(img), 'plan writes nothing').toBe(damaged);
 
-    const a = await driver.call('apply', { journal: join(resolve(img, '..'), 'j.db') });
+    const a = await driver.call('apply', { journal: join(resolve(img, '..'), 'j.db'), fixes: ['gens:0:115'] });
     expect(a.applied).toEqual([{ id: 'gens:0:115', fix: 1 }]);
     expect(a.after).toEqual([]);
     expect(a.cancelled).toBe(false);
