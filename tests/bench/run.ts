@@ -41,6 +41,8 @@ interface Run {
   /** bytes the process dirtied in files (getrusage ru_oublock x 512: what it wrote, journal included) */
   outBytes: number;
   code: number | null;
+  /** the signal that ended the process, as GNU time reports it into its -o file ('' if none) */
+  signal: string;
   /** output lines with the time they arrived, ms after the start */
   lines: { ms: number; text: string }[];
 }
@@ -67,8 +69,10 @@ function run(cmd: string, args: string[], tmp: string): Promise<Run> {
     child.on('error', fail);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
-      const [rss, user, sys, out] = readFileSync(rssFile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
-      done({ ms, cpuMs: (user! + sys!) * 1000, rssMB: rss! / 1024, outBytes: out! * 512, code, lines });
+      const report = readFileSync(rssFile, 'latin1');
+      const [rss, user, sys, out] = report.trim().split('\n').pop()!.split(' ').map(Number);
+      const signal = /terminated by signal (\d+)/.exec(report)?.[1] ?? '';
+      done({ ms, cpuMs: (user! + sys!) * 1000, rssMB: rss! / 1024, outBytes: out! * 512, code, signal, lines });
     });
   });
 }
@@ -215,11 +219,10 @@ async function repairRounds(clean: string, tmp: string): Promise<RepairRound[]> 
       cleanAfterFsckY: (await run(bcachefs, ['fsck', '-n', theirs], tmp)).code,
     };
     rounds.push(r);
-    const aborted = fsckY.lines.find((l) => l.text.startsWith('Command terminated by signal'));
     console.log(
       `repair round ${round + 1}: plan ${f2(plan.ms)} s (exit ${plan.code}) | repair -y ${f2(repair.ms)} s (cpu ${f2(repair.cpuMs).trim()} s, ` +
         `exit ${repair.code}, fsck -n after: exit ${r.cleanAfterOurs}) | bcachefs fsck -y ${f2(fsckY.ms)} s (cpu ${f2(fsckY.cpuMs).trim()} s, ` +
-        `exit ${fsckY.code}${aborted ? `, ${aborted.text}` : ''}, fsck -n after: exit ${r.cleanAfterFsckY}) | ratio ${(repair.ms / fsckY.ms).toFixed(2)} | load ${load.toFixed(1)}`,
+        `exit ${fsckY.code}${fsckY.signal ? `, killed by signal ${fsckY.signal}` : ''}, fsck -n after: exit ${r.cleanAfterFsckY}) | ratio ${(repair.ms / fsckY.ms).toFixed(2)} | load ${load.toFixed(1)}`,
     );
   }
   return rounds;
@@ -260,6 +263,8 @@ function printRepair(rs: RepairRound[], imageBytes: number, checkMs: number, che
       `of a ${mb(imageBytes)} image; the rest of its file writes is the journal`,
   );
   const codes = (xs: (number | null)[]): string => [...new Set(xs)].join('/');
+  const crashed = [...new Set(fsckY.filter((r) => r.signal).map((r) => r.signal))];
+  if (crashed.length) console.log(`  the real fsck -y was killed by signal ${crashed.join('/')} (it did not finish its repair): its times compare with nothing`);
   console.log(
     `  the real fsck -n after our repair: exit ${codes(rs.map((r) => r.cleanAfterOurs))}; after its own fsck -y: exit ${codes(rs.map((r) => r.cleanAfterFsckY))} (0 = clean)`,
   );
