@@ -3,7 +3,10 @@
 // rounds; medians of wall time and peak RSS, then where the time goes phase by phase. The image is gunzipped
 // once to a sparse temporary file first (not timed). The machine may be shared: the load is printed with
 // the figures, and only figures from the same run compare.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// Then repair: one fault injected with ../shared/tools/inject.py (BENCH_FAULT, default alloc-sectors) into a
+// copy, and on fresh sparse copies of it our `plan`, our `repair -y` and the real `fsck -y`, side by side
+// (BENCH_REPAIR_RUNS rounds, default 3), with what each wrote and whether the real fsck -n is clean after.
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -20,14 +23,26 @@ const shared = join(projectRoot, '..', 'shared');
 const image = join(shared, 'fixtures', 'bcachefs-2021-perf', 'big-1m-extents', 'image.img.gz');
 const bcachefs = join(shared, 'tools', 'bcachefs-2021', 'bcachefs');
 const cli = join(projectRoot, 'bin', 'bcachefs-repair');
+const inject = join(shared, 'tools', 'inject.py');
 const ROUNDS = Number(process.env.BENCH_RUNS ?? 5);
+const REPAIR_ROUNDS = Number(process.env.BENCH_REPAIR_RUNS ?? 3);
+/**
+ * alloc-sectors: one alloc key's dirty_sectors changed, a one-node repair that the real fsck -y also completes
+ * (on gen-future and stale, which we repair too, the 2021 fsck -y aborts in malloc within 0.2 s: no comparison).
+ */
+const FAULT = process.env.BENCH_FAULT ?? 'alloc-sectors';
+const FAULT_SEED = process.env.BENCH_FAULT_SEED ?? '1';
 
 interface Run {
   ms: number;
   /** user + system CPU time of the process and its threads */
   cpuMs: number;
   rssMB: number;
+  /** bytes the process dirtied in files (getrusage ru_oublock x 512: what it wrote, journal included) */
+  outBytes: number;
   code: number | null;
+  /** the signal that ended the process, as GNU time reports it into its -o file ('' if none) */
+  signal: string;
   /** output lines with the time they arrived, ms after the start */
   lines: { ms: number; text: string }[];
 }
@@ -37,7 +52,7 @@ function run(cmd: string, args: string[], tmp: string): Promise<Run> {
   const rssFile = join(tmp, 'rss');
   return new Promise((done, fail) => {
     const t0 = performance.now();
-    const child = spawn('/usr/bin/time', ['-f', '%M %U %S', '-o', rssFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%M %U %S %O', '-o', rssFile, cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const lines: Run['lines'] = [];
     const collect = (stream: NodeJS.ReadableStream): void => {
       let rest = '';
@@ -54,8 +69,10 @@ function run(cmd: string, args: string[], tmp: string): Promise<Run> {
     child.on('error', fail);
     child.on('close', (code) => {
       const ms = performance.now() - t0;
-      const [rss, user, sys] = readFileSync(rssFile, 'latin1').trim().split('\n').pop()!.split(' ').map(Number);
-      done({ ms, cpuMs: (user! + sys!) * 1000, rssMB: rss! / 1024, code, lines });
+      const report = readFileSync(rssFile, 'latin1');
+      const [rss, user, sys, out] = report.trim().split('\n').pop()!.split(' ').map(Number);
+      const signal = /terminated by signal (\d+)/.exec(report)?.[1] ?? '';
+      done({ ms, cpuMs: (user! + sys!) * 1000, rssMB: rss! / 1024, outBytes: out! * 512, code, signal, lines });
     });
   });
 }
@@ -146,12 +163,118 @@ function walk(path: string): void {
 }
 
 const f2 = (ms: number): string => (ms / 1000).toFixed(3).padStart(7);
+const mb = (bytes: number): string => `${(bytes / 1e6).toFixed(2)} MB`;
+
+interface RepairRound {
+  plan: Run;
+  repair: Run;
+  fsckY: Run;
+  /** bytes our repair wrote to the device, from the journal (history --json) */
+  deviceBytes: number;
+  /** exit codes of the real fsck -n after our repair and after its own fsck -y */
+  cleanAfterOurs: number | null;
+  cleanAfterFsckY: number | null;
+  load: number;
+}
+
+/** A fresh sparse copy of the damaged image (cp reads only its data extents). */
+function copyOf(src: string, dst: string): string {
+  rmSync(dst, { force: true });
+  const r = spawnSync('cp', ['--sparse=always', src, dst]);
+  if (r.status !== 0) throw new Error(`bench: cp --sparse=always ${src} ${dst} failed: ${r.stderr}`);
+  return dst;
+}
+
+/** Injects FAULT into a copy of the clean image with inject.py, then times plan, repair -y and the real fsck -y. */
+async function repairRounds(clean: string, tmp: string): Promise<RepairRound[]> {
+  const damaged = copyOf(clean, join(tmp, 'damaged.img'));
+  const inj = spawnSync('python3', [inject, 'inject', damaged, FAULT, '--seed', FAULT_SEED], { encoding: 'latin1' });
+  if (inj.status !== 0) throw new Error(`bench: inject.py inject ${FAULT} failed (exit ${inj.status}): ${inj.stderr}${inj.error ?? ''}`);
+  const report = JSON.parse(inj.stdout) as Record<string, unknown>;
+  console.log(`fault: inject.py inject IMG ${FAULT} --seed ${FAULT_SEED}: ${JSON.stringify({ ...report, image: undefined })}`);
+  const before = await run(bcachefs, ['fsck', '-n', damaged], tmp);
+  console.log(`  the real fsck -n on the damaged image: exit ${before.code} (${before.code ? 'the fault is seen' : 'CLEAN: the fault is not seen'})`);
+  const rounds: RepairRound[] = [];
+  for (let round = 0; round < REPAIR_ROUNDS; round++) {
+    const load = loadavg()[0]!;
+    const ours = copyOf(damaged, join(tmp, 'ours.img'));
+    const theirs = copyOf(damaged, join(tmp, 'theirs.img'));
+    const journal = join(tmp, `round-${round}.journal`);
+    let repair!: Run;
+    let fsckY!: Run;
+    const plan = await run(process.execPath, [cli, 'plan', ours], tmp);
+    const pair = [
+      async () => (repair = await run(process.execPath, [cli, 'repair', ours, '--journal', journal, '-y'], tmp)),
+      async () => (fsckY = await run(bcachefs, ['fsck', '-y', theirs], tmp)),
+    ];
+    if (round % 2) pair.reverse();
+    for (const p of pair) await p();
+    const h = spawnSync(process.execPath, [cli, 'history', '--journal', journal, '--json'], { encoding: 'utf8', maxBuffer: 1 << 26 });
+    if (h.status !== 0) throw new Error(`bench: history --journal ${journal} --json failed (exit ${h.status}): ${h.stderr}`);
+    const sessions = (JSON.parse(h.stdout) as { sessions: { fixes: { writes: { length: number }[] }[] }[] }).sessions;
+    const deviceBytes = sessions.flatMap((s) => s.fixes.flatMap((f) => f.writes)).reduce((a, w) => a + w.length, 0);
+    const r: RepairRound = {
+      plan, repair, fsckY, deviceBytes, load,
+      cleanAfterOurs: (await run(bcachefs, ['fsck', '-n', ours], tmp)).code,
+      cleanAfterFsckY: (await run(bcachefs, ['fsck', '-n', theirs], tmp)).code,
+    };
+    rounds.push(r);
+    console.log(
+      `repair round ${round + 1}: plan ${f2(plan.ms)} s (exit ${plan.code}) | repair -y ${f2(repair.ms)} s (cpu ${f2(repair.cpuMs).trim()} s, ` +
+        `exit ${repair.code}, fsck -n after: exit ${r.cleanAfterOurs}) | bcachefs fsck -y ${f2(fsckY.ms)} s (cpu ${f2(fsckY.cpuMs).trim()} s, ` +
+        `exit ${fsckY.code}${fsckY.signal ? `, killed by signal ${fsckY.signal}` : ''}, fsck -n after: exit ${r.cleanAfterFsckY}) | ratio ${(repair.ms / fsckY.ms).toFixed(2)} | load ${load.toFixed(1)}`,
+    );
+  }
+  return rounds;
+}
+
+/** The repair figures: medians of the rounds, against the real fsck -y and against our check of the clean image. */
+function printRepair(rs: RepairRound[], imageBytes: number, checkMs: number, checkCpuMs: number): void {
+  const loads = rs.map((r) => r.load);
+  console.log('');
+  console.log(
+    `repair of one injected fault (${FAULT}), whole process on a fresh copy each, median of ${rs.length} ` +
+      `(1-min load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${availableParallelism()} CPUs):`,
+  );
+  const line = (name: string, runs: Run[]): void =>
+    console.log(
+      `  ${name.padEnd(28)} ${f2(median(runs.map((r) => r.ms)))} s, cpu ${f2(median(runs.map((r) => r.cpuMs)))} s, ` +
+        `peak RSS ${median(runs.map((r) => r.rssMB)).toFixed(0)} MB, wrote ${mb(median(runs.map((r) => r.outBytes)))} to files, exit ${[...new Set(runs.map((r) => r.code))].join('/')}`,
+    );
+  const [plan, repair, fsckY] = [rs.map((r) => r.plan), rs.map((r) => r.repair), rs.map((r) => r.fsckY)];
+  line('bcachefs fsck -y', fsckY);
+  line('bcachefs-repair plan', plan);
+  line('bcachefs-repair repair -y', repair);
+  const mr = median(repair.map((r) => r.ms));
+  const mp = median(plan.map((r) => r.ms));
+  const mf = median(fsckY.map((r) => r.ms));
+  const cr = median(repair.map((r) => r.cpuMs));
+  const cf = median(fsckY.map((r) => r.cpuMs));
+  console.log(
+    `  ratio repair -y / fsck -y: ${(mr / mf).toFixed(2)} wall (target <= 0.50; median of the per-round ratios ` +
+      `${median(rs.map((r) => r.repair.ms / r.fsckY.ms)).toFixed(2)}), ${(cr / cf).toFixed(2)} cpu; plan / fsck -y ${(mp / mf).toFixed(2)} wall`,
+  );
+  console.log(
+    `  repair -y / check of the clean image: ${(mr / checkMs).toFixed(2)} wall, ${(cr / checkCpuMs).toFixed(2)} cpu ` +
+      `(repair = check, plan, apply, check again)`,
+  );
+  console.log(
+    `  our repair wrote ${[...new Set(rs.map((r) => r.deviceBytes))].map(mb).join('/')} to the device (journal: history --json), ` +
+      `of a ${mb(imageBytes)} image; the rest of its file writes is the journal`,
+  );
+  const codes = (xs: (number | null)[]): string => [...new Set(xs)].join('/');
+  const crashed = [...new Set(fsckY.filter((r) => r.signal).map((r) => r.signal))];
+  if (crashed.length) console.log(`  the real fsck -y was killed by signal ${crashed.join('/')} (it did not finish its repair): its times compare with nothing`);
+  console.log(
+    `  the real fsck -n after our repair: exit ${codes(rs.map((r) => r.cleanAfterOurs))}; after its own fsck -y: exit ${codes(rs.map((r) => r.cleanAfterFsckY))} (0 = clean)`,
+  );
+}
 
 async function main(): Promise<void> {
   const [mode, path] = process.argv.slice(2);
   if (mode === 'phases' && path) return phases(path);
   if (mode === 'walk' && path) return walk(path);
-  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli], ['GNU time', '/usr/bin/time']] as const) {
+  for (const [what, p] of [['perf image', image], ['bcachefs 2021 binary', bcachefs], ['bcachefs-repair CLI', cli], ['fault injector', inject], ['GNU time', '/usr/bin/time']] as const) {
     if (!existsSync(p)) {
       console.error(`bench: the ${what} ${p} is missing (the image and the tool live in ../shared; the CLI is built by npm run build; /usr/bin/time measures peak RSS: apt-get install time)`);
       process.exit(8);
@@ -171,6 +294,8 @@ async function main(): Promise<void> {
   const fsckP: Record<string, number>[] = [];
   const oursP: Record<string, number>[] = [];
   const loads: number[] = [];
+  let repairs: RepairRound[] = [];
+  const imageBytes = statSync(img).size;
   try {
     await run(process.execPath, [here, 'walk', img], tmp).then((r) => r.lines.forEach((l) => console.log(l.text)));
     for (let round = 0; round < ROUNDS; round++) {
@@ -191,6 +316,7 @@ async function main(): Promise<void> {
           `| ratio ${(b.ms / a.ms).toFixed(2)} | load ${loads[loads.length - 1]!.toFixed(1)}`,
       );
     }
+    if (REPAIR_ROUNDS > 0) repairs = await repairRounds(img, tmp);
   } finally {
     removeTemp(gz.tempDir);
     rmSync(tmp, { recursive: true, force: true });
@@ -220,6 +346,7 @@ async function main(): Promise<void> {
   console.log(row('fsck.c passes', m(fsckP, 'fsckPasses'), m(oursP, 'fsckPasses'), m(oursP, 'fsckPassesCpu')));
   for (const [name] of PASS_ROWS) console.log(row(`  ${name}`, m(fsckP, name), m(oursP, name), m(oursP, `${name}Cpu`)));
   console.log(row('whole process', mf, mo, co));
+  if (repairs.length) printRepair(repairs, imageBytes, mo, co);
 }
 
 void main();
