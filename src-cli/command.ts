@@ -3,6 +3,7 @@ import type { Output } from './output.js';
 
 /** fsck's exit codes, and ours for usage errors and cancels */
 export const EXIT_OK = 0;
+export const EXIT_FIXED = 1;
 export const EXIT_ERRORS_UNCORRECTED = 4;
 export const EXIT_OPERATIONAL = 8;
 export const EXIT_USAGE = 16;
@@ -10,7 +11,8 @@ export const EXIT_CANCELED = 32;
 
 /** Every exit code, for --help. */
 export const EXIT_CODES: ReadonlyArray<[number, string]> = [
-  [EXIT_OK, 'success; check: no problems found'],
+  [EXIT_OK, 'success; check: no problems found; repair: nothing to do'],
+  [EXIT_FIXED, 'repair: problems fixed, none left (with 4: some fixed, some left)'],
   [EXIT_ERRORS_UNCORRECTED, 'check: problems found (errors or warnings), none fixed; list: nodes could not be read; verify: the journal or report fails'],
   [EXIT_OPERATIONAL, 'operational error: the device cannot be opened or is not bcachefs, or an internal error'],
   [EXIT_USAGE, 'usage error: unknown command or option, missing or extra argument, bad value'],
@@ -27,6 +29,8 @@ export class UsageError extends Error {
 export interface OptionSpec {
   type: 'string' | 'boolean';
   short?: string;
+  /** a string option that may be given several times (its value is then a string[]) */
+  multiple?: boolean;
   /** for string options: what the value is, in the help ("NAME") */
   value?: string;
   help: string;

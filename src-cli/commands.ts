@@ -7,8 +7,10 @@ import { undo } from './undo.js';
 import { history } from './history.js';
 import { verify } from './verify.js';
 import { report } from './report.js';
+import { plan } from './plan.js';
+import { repair } from './repair.js';
 
-export const COMMANDS: readonly Command[] = [showSuper, list, check, undo, history, verify, report];
+export const COMMANDS: readonly Command[] = [showSuper, list, check, plan, repair, undo, history, verify, report];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

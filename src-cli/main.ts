@@ -79,7 +79,7 @@ async function runCommand(c: Command, rest: string[], out: Output): Promise<numb
   try {
     parsed = parseArgs({
       args: rest,
-      options: { ...Object.fromEntries(Object.entries(c.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}) }])), help: { type: 'boolean', short: 'h' } },
+      options: { ...Object.fromEntries(Object.entries(c.options).map(([k, o]) => [k, { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}) }])), help: { type: 'boolean', short: 'h' } },
       allowPositionals: true,
       strict: true,
     });

@@ -39,6 +39,7 @@ export type RepairKind =
   | 'mark_replicas'
   | 'rewrite_alloc_key'
   | 'rewrite_usage'
+  | 'rewrite_superblock'
   | 'fix_on_read'
   | FsckRepairKind;
 

@@ -34,6 +34,9 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
   const devUsage = new Map<number, { gc: DevUsage; recorded: DevUsage }>();
   try {
     g.out.stage = 'recovery';
+    if (fs.sbRead.usedBackup) {
+      g.out.report('superblock_primary_damaged', { problems: fs.sbRead.problems.join('; '), backupSector: fs.sb.sector }, { id: `sb:${fs.sb.devIdx}`, at: { dev: fs.sb.devIdx } });
+    }
     g.progress('roots');
     readBtreeRoots(g);
     g.progress('alloc');

@@ -137,6 +137,18 @@ function usageRow(summary: string): ProblemRow<UsageInput> {
 // ---------------------------------------------------------------- the mark and sweep classes (btree_gc.c)
 
 export const GC_PROBLEMS = {
+  // the superblock (super-io.c bch2_read_super)
+  superblock_primary_damaged: problem<{ problems: string; backupSector: number }>({
+    summary: 'the primary superblock is damaged; a backup copy was read instead',
+    severity: 'warning',
+    reported: 'log',
+    values: 'none',
+    explain: (i) =>
+      `the primary superblock (sector 8) cannot be used (${i.problems}); the backup at sector ${i.backupSector} was read. bcachefs 2021 ` +
+      'also falls back to a backup ("error reading default superblock") and goes on; a second damaged copy would leave the disk unopenable',
+    repair: { kind: 'rewrite_superblock', description: 'bcachefs (fsck -y) writes every superblock copy again when it mounts read-write; fsck -n writes nothing' },
+  }),
+
   // node reads (btree_io.c)
   btree_root_unreadable: problem<NodeInput & { isAlloc: boolean }>({
     summary: 'the btree root node cannot be read',

@@ -13,3 +13,7 @@ export { listDevices, parseLsblk, hasBcachefsMagic, LSBLK_COLUMNS, type DeviceLi
 export { completePath, MAX_COMPLETIONS } from './complete.js';
 export { proposeWorkingCopy, makeWorkingCopy, defaultCopyFolder } from './working-copy.js';
 export type { Completion, CompletionEntry, WorkingCopy, WorkingCopyProposal } from './device-types.js';
+export {
+  applyRepair, fixesFromDocument, planDocument, planRepair, selectFixes,
+  type ApplyOutcome, type ApplyProgress, type ApplyRequest, type PlanDocument, type PlanProgress, type PlanRequest, type RepairFix, type RepairFixJson, type RepairPlan, type Unresolved,
+} from './repair.js';
