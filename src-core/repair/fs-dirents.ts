@@ -2,7 +2,9 @@
 // inode names its dirent (bi_dir:bi_dir_offset): an inode whose backpointer is exactly this dirent, and which
 // no dirent reaches (inode_unreachable), is what the dirent pointed at before its d_inum was damaged, so the
 // dirent is pointed back at it (and its d_type set from that inode's mode). Without such an inode the dirent
-// is removed, as fsck.c does. bcachefs 2021 always removes it and leaves the inode for lost+found.
+// names an inode that is gone: the inode is rebuilt from the dirent and its extents (fs-recreate.ts), and
+// removing the dirent, as fsck.c does, is the alternative. bcachefs 2021 always removes it (and leaves a
+// damaged dirent's inode for lost+found).
 import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
 import { BTREE_ID_dirents, BTREE_ID_inodes } from '../format/names.js';
@@ -11,6 +13,7 @@ import { modeToType } from '../fsck/inode-table.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
 import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { recreateInode } from './fs-recreate.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const F_DIR = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_dir');
@@ -84,7 +87,19 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
     if (nodes.has(k.sector)) continue;
     nodes.add(k.sector);
     const owners = (byBp.get(`${p.inode}:${p.offset}`) ?? []).filter((o) => unreachable.has(String(o.inum)));
-    out.push(owners.length === 1 ? pointBack(fs, f, k, owners[0]!, [unreachable.get(String(owners[0]!.inum))!]) : removeDirent(fs, f, k));
+    if (owners.length === 1) {
+      out.push(pointBack(fs, f, k, owners[0]!, [unreachable.get(String(owners[0]!.inum))!]));
+      continue;
+    }
+    const dir = pathsOf(fs, BigInt(p.inode))[0]?.path ?? `<inode ${p.inode}>`;
+    const path = `${dir === '/' ? '' : dir}/${bytesToText(direntName(k.value))}`;
+    const rebuilt = recreateInode(fs, f, k, path, []);
+    const remove = removeDirent(fs, f, k);
+    if (typeof rebuilt === 'string') {
+      out.push({ ...remove, evidence: [...remove.evidence, `not rebuilt: ${rebuilt}`] });
+      continue;
+    }
+    out.push({ ...rebuilt, alternatives: [{ ...remove, id: `${rebuilt.id}:remove` }] });
   }
   return out;
 }

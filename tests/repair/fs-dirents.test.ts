@@ -12,6 +12,9 @@ afterAll(removeImages);
 // fixture -> the fix's title
 const CASES: [string, RegExp][] = [
   ['dirent-inum-b5', /Point \/dir0015\/f000809_xxx\.dat back at inode 4957 \(it pointed at the missing inode 8152\)/],
+  ['drop-inode-b2', /Recreate \/dir0000\/dir0006\/f000290_xxxxxxxxxxxxx\.dat \(inode 4408\) from its dirent and its 1 extent: 24576 bytes/],
+  // with a wrong d_type and a wrong link count elsewhere (the field planner's)
+  ['multi-fs-b2', /Recreate \/dir0000\/dir0008\/f000617_x\.dat \(inode 4735\) from its dirent and its 1 extent: 4096 bytes/],
 ];
 
 describe('dirent target repairs: the real fsck -n accepts the result', () => {
