@@ -13,6 +13,7 @@ import { modeToType } from '../fsck/inode-table.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
 import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { planReattach } from './fs-lostfound.js';
 import { recreateInode } from './fs-recreate.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
@@ -70,7 +71,8 @@ function removeDirent(fs: Filesystem, f: Finding, k: LeafKey, id = `fs-dirent:${
 function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[] {
   const fs = ctx.fs;
   const missing = findings.filter((f) => f.class === 'dirent_missing_target');
-  if (!missing.length) return [];
+  // unreachable inodes go to lost+found once no damaged dirent may be theirs
+  if (!missing.length) return planReattach(ctx, findings.filter((f) => f.class === 'inode_unreachable'));
   const unreachable = new Map(findings.filter((f) => f.class === 'inode_unreachable').map((f) => [f.location.inode!, f]));
   const keys = leafKeysAt(fs, BTREE_ID_dirents, missing.map((f) => [BigInt(f.location.key!.pos.inode), BigInt(f.location.key!.pos.offset)]));
   const byBp = inodesByBackpointer(fs);

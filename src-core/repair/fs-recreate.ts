@@ -3,9 +3,9 @@
 // i_size covers the last extent, i_sectors is their sum, one link. What no key keeps is said in the plan:
 // the owner (root), the permissions (0644 / 0777 for a symlink), the times (the directory's mtime).
 // bcachefs 2021 removes the dirent and then stops on the orphaned extents ("error in fsck (-4)").
-import { BtreeWalk, forEachKey, type Filesystem } from '../btree/fs.js';
+import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
-import { bposCmp, U32_MAX, type Bpos } from '../format/bpos.js';
+import { U32_MAX, type Bpos } from '../format/bpos.js';
 import { encodeInode, inodeHeader } from '../format/encode-value.js';
 import {
   BTREE_ID_extents, BTREE_ID_inodes, BTREE_ID_xattrs, KEY_TYPE_extent, KEY_TYPE_indirect_inline_data, KEY_TYPE_inline_data, KEY_TYPE_inode,
@@ -13,8 +13,7 @@ import {
 } from '../format/names.js';
 import { BCH_INODE_FIELDS, inodeUnpack } from '../format/values.js';
 import { EditsByNode, readNodeAtSector } from './edit.js';
-import type { LeafKey } from './fs-keys.js';
-import { leafKeysAt } from './fs-keys.js';
+import { leafFor, leafKeysAt, type LeafKey } from './fs-keys.js';
 import type { RepairFix } from './types.js';
 
 const ALLOCATION_TYPES = (1 << KEY_TYPE_extent) | (1 << KEY_TYPE_reservation) | (1 << KEY_TYPE_reflink_p) | (1 << KEY_TYPE_reflink_v)
@@ -53,16 +52,6 @@ function hasXattrs(fs: Filesystem, inum: bigint): boolean {
   return found;
 }
 
-/** The sector of the inodes leaf whose range holds `pos`. */
-function leafFor(fs: Filesystem, pos: Bpos): number | undefined {
-  const w = new BtreeWalk(fs, BTREE_ID_inodes);
-  for (let s = w.next(); s; s = w.next()) {
-    if (s.repeat || s.node.level !== 0 || !s.node.readable) continue;
-    if (bposCmp(s.node.minKey, pos) <= 0 && bposCmp(pos, s.node.maxKey) <= 0) return s.node.sector;
-  }
-  return undefined;
-}
-
 /**
  * The fix that recreates inode `inum` named by the dirent `k` (in directory `dir`, shown as `path`), or a
  * string saying why it cannot be rebuilt from what is left.
@@ -78,7 +67,7 @@ export function recreateInode(fs: Filesystem, f: Finding, k: LeafKey, path: stri
   const dir = dirKey && inodeUnpack(dirKey.value);
   if (!dirKey || !dir) return `the directory inode ${p.inode} cannot be read`;
   const pos: Bpos = { inode: 0n, offset: inum, snapshot: U32_MAX };
-  const sector = leafFor(fs, pos);
+  const sector = leafFor(fs, BTREE_ID_inodes, pos);
   if (sector === undefined) return `no readable inodes leaf holds position 0:${inum}`;
   const ext = extentsOf(fs, inum);
   const fields = BCH_INODE_FIELDS.map(() => 0n);
