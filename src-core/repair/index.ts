@@ -2,6 +2,8 @@
 // Suggested orders: superblock 0, unclean journal replay 5, unreadable nodes 10, topology 20,
 // pointers and gens 30, alloc keys 40, usage and replicas 50.
 import { allocPlanner } from './alloc.js';
+import { fsDirentsPlanner } from './fs-dirents.js';
+import { fsFieldsPlanner } from './fs-fields.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
 import { superblockPlanner } from './superblock.js';
@@ -18,4 +20,6 @@ export const PLANNERS: readonly Planner[] = [
   gensPlanner,
   allocPlanner,
   usagePlanner,
+  fsFieldsPlanner,
+  fsDirentsPlanner,
 ];

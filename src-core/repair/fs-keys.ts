@@ -1,0 +1,51 @@
+// Finding the leaf key an fsck-pass finding is about: those findings name keys by position (the fsck passes
+// walk keys, not nodes), so the repair looks the key up again in the btree as it reads now (over the overlay).
+import type { Filesystem } from '../btree/fs.js';
+import { BtreeWalk, forEachKey } from '../btree/fs.js';
+import { bposCmp, type Bpos } from '../format/bpos.js';
+import type { BtreeNode } from '../btree/node.js';
+import { bkeyValToText } from '../format/print.js';
+
+/** A live key in a leaf node: where it is, its value and its text. */
+export interface LeafKey {
+  btreeId: number;
+  sector: number;
+  keyOffset: number;
+  /** a copy (node buffers are reused by the walk) */
+  value: Uint8Array;
+  text: string;
+}
+
+const TWO32 = 2 ** 32;
+const halves = (v: bigint): [number, number] => [Number(v >> 32n), Number(v & 0xffff_ffffn)];
+
+/**
+ * The leaf keys at (inode, offset) positions in `wanted` (text "inode:offset" of decimal u64s), snapshot
+ * ignored. Journal keys are not in a node and are not returned.
+ */
+export function leafKeysAt(fs: Filesystem, btreeId: number, wanted: readonly [bigint, bigint][]): Map<string, LeafKey> {
+  const want = new Set(wanted.map(([i, o]) => `${halves(i).join(',')},${halves(o).join(',')}`));
+  const out = new Map<string, LeafKey>();
+  let node: BtreeNode | undefined;
+  forEachKey(fs, btreeId, (t, row) => {
+    if (!node || t !== node.keys) return;
+    const k = `${t.inodeHi[row]},${t.inodeLo[row]},${t.offsetHi[row]},${t.offsetLo[row]}`;
+    if (!want.has(k)) return;
+    const inode = BigInt(t.inodeHi[row]!) * BigInt(TWO32) + BigInt(t.inodeLo[row]!);
+    const offset = BigInt(t.offsetHi[row]!) * BigInt(TWO32) + BigInt(t.offsetLo[row]!);
+    out.set(`${inode}:${offset}`, { btreeId, sector: node.sector, keyOffset: t.keyOff[row]!, value: Uint8Array.from(t.value(row)), text: bkeyValToText(t, row) });
+  }, (n) => {
+    node = n;
+  });
+  return out;
+}
+
+/** The sector of the readable leaf whose range holds `pos` (where a new key at `pos` goes). */
+export function leafFor(fs: Filesystem, btreeId: number, pos: Bpos): number | undefined {
+  const w = new BtreeWalk(fs, btreeId);
+  for (let s = w.next(); s; s = w.next()) {
+    if (s.repeat || s.node.level !== 0 || !s.node.readable) continue;
+    if (bposCmp(s.node.minKey, pos) <= 0 && bposCmp(pos, s.node.maxKey) <= 0) return s.node.sector;
+  }
+  return undefined;
+}
