@@ -116,11 +116,20 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
     );
   }
   const title = `Reattach ${done.length} unreachable inode${done.length === 1 ? '' : 's'} under /lost+found: ${words.join(', ')}`;
+  let writes;
+  try {
+    writes = edits.all.map((e) => e.write(fs, title));
+  } catch (e) {
+    // the new dirents do not fit in lost+found's leaf: that needs a node split, which is not written yet
+    if (!(e instanceof RangeError)) throw e;
+    for (const f of done) ctx.noRepair(f.id, `lost+found's btree node has no room for ${done.length} more entries (${e.message}); splitting a node is not implemented yet`);
+    return [];
+  }
   const lfPath = pathsOf(fs, lf)[0]?.path ?? '/lost+found';
   return [{
     id: `fs-reattach:${done.map((f) => f.location.inode).join('+')}`, title,
     summary: `insert ${done.length} dirent${done.length === 1 ? '' : 's'} in ${lfPath} (inode ${lf}); set each inode's bi_dir:bi_dir_offset to its new dirent${subdirs ? `; lost+found bi_nlink +${subdirs}` : ''}`,
-    resolves: done.map((f) => f.id), writes: edits.all.map((e) => e.write(fs, title)),
+    resolves: done.map((f) => f.id), writes,
     evidence, lost: [], kept: done.map((f) => `inode ${f.location.inode} and its data, under a new name (its old name is not kept by any key)`),
     alternatives: [], dependsOn: [],
   }];
