@@ -33,7 +33,7 @@ function progressText(p: CheckProgress): string {
 export const check: Command = {
   name: 'check',
   args: ['DEV'],
-  summary: "check as bcachefs 2021's fsck -n does (its mark and sweep); exit 0 clean, 4 problems found",
+  summary: "check as bcachefs 2021's fsck -n does (mark and sweep, then the fsck.c passes); exit 0 clean, 4 problems found",
   description:
     'Reports every problem with where it is, what was expected and found, what bcachefs would do, and the exact text ' +
     "bcachefs fsck -n prints for it. Ctrl+C stops the check and prints what was found so far (exit 32).",

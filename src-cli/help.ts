@@ -5,7 +5,7 @@ import { EXIT_CODES, type Command } from './command.js';
 
 const DEV =
   'DEV is a block device (/dev/sdb1), an image file, or a gzip-compressed image (.img.gz, unpacked to a temporary file).\n' +
-  'Disks are opened read-only; only undo writes, and only through the repair journal.';
+  'Disks are opened read-only; only repair and undo write, and only through the repair journal.';
 
 function exitCodes(): string {
   return 'Exit codes:\n' + EXIT_CODES.map(([code, what]) => `  ${String(code).padStart(2)}  ${what}`).join('\n');
