@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "napi_err.h"
 #include "readahead.h"
 
 #define ADDON_ABI_VERSION 5 /* keep equal to ADDON_ABI_VERSION in ../native.ts */
@@ -87,25 +88,6 @@ static bounce_t *env_state(napi_env env) {
     return NULL;
   }
   return b;
-}
-
-/* Throw an Error carrying errno/syscall; returns NULL for convenience. */
-static napi_value throw_errno(napi_env env, const char *syscall, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_value m, e, v;
-  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok) return NULL;
-  if (napi_create_error(env, NULL, m, &e) != napi_ok) return NULL;
-  if (napi_create_int32(env, err, &v) == napi_ok) napi_set_named_property(env, e, "errno", v);
-  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) == napi_ok)
-    napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
-  return NULL;
-}
-
-static napi_value throw_type(napi_env env, const char *msg) {
-  napi_throw_type_error(env, "ERR_INVALID_ARG", msg);
-  return NULL;
 }
 
 static napi_value throw_range(napi_env env, const char *msg) {
@@ -300,8 +282,7 @@ static napi_value js_block_info(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0)
-    return throw_type(env, "fd must be a non-negative integer");
+  if (!fd_arg(env, argc, argv, &fd)) return NULL;
   uint64_t size = 0;
   int lbs = 0;
   if (ioctl(fd, BLKGETSIZE64, &size) != 0) return throw_errno(env, "ioctl(BLKGETSIZE64)", errno);
@@ -381,7 +362,7 @@ static napi_value js_drop_prefetch(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) return throw_type(env, "fd must be a non-negative integer");
+  if (!fd_arg(env, argc, argv, &fd)) return NULL;
   ra_drop(fd, 0, -1);
   bounce_t *b = NULL;
   if (napi_get_instance_data(env, (void **)&b) == napi_ok && b) {

@@ -13,33 +13,14 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <node_api.h>
-#include <stdio.h>
 #include <string.h>
+#include "napi_err.h"
 
-static napi_value throw_lock_errno(napi_env env, const char *syscall, int err) {
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s failed: %s", syscall, strerror(err));
-  napi_value m, e, v;
-  if (napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &m) != napi_ok) return NULL;
-  if (napi_create_error(env, NULL, m, &e) != napi_ok) return NULL;
-  if (napi_create_int32(env, err, &v) == napi_ok) napi_set_named_property(env, e, "errno", v);
-  if (napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &v) == napi_ok) napi_set_named_property(env, e, "syscall", v);
-  napi_throw(env, e);
-  return NULL;
-}
-
-static int get_fd(napi_env env, napi_callback_info info, int *fd) {
+static int get_fd(napi_env env, napi_callback_info info, int32_t *fd) {
   size_t argc = 1;
   napi_value argv[1];
-  int32_t v;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < 1 || napi_get_value_int32(env, argv[0], &v) != napi_ok || v < 0) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "fd must be a non-negative integer");
-    return 0;
-  }
-  *fd = v;
-  return 1;
+  return fd_arg(env, argc, argv, fd);
 }
 
 static void whole_file(struct flock *fl) {
@@ -49,7 +30,7 @@ static void whole_file(struct flock *fl) {
 }
 
 napi_value js_ofd_lock(napi_env env, napi_callback_info info) {
-  int fd;
+  int32_t fd;
   if (!get_fd(env, info, &fd)) return NULL;
   struct flock fl;
   whole_file(&fl);
@@ -60,7 +41,7 @@ napi_value js_ofd_lock(napi_env env, napi_callback_info info) {
       taken = 0;
       break;
     }
-    return throw_lock_errno(env, "fcntl(F_OFD_SETLK)", errno);
+    return throw_errno(env, "fcntl(F_OFD_SETLK)", errno);
   }
   napi_value r;
   napi_get_boolean(env, taken, &r);
@@ -68,11 +49,11 @@ napi_value js_ofd_lock(napi_env env, napi_callback_info info) {
 }
 
 napi_value js_ofd_locked(napi_env env, napi_callback_info info) {
-  int fd;
+  int32_t fd;
   if (!get_fd(env, info, &fd)) return NULL;
   struct flock fl;
   whole_file(&fl);
-  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return throw_lock_errno(env, "fcntl(F_OFD_GETLK)", errno);
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return throw_errno(env, "fcntl(F_OFD_GETLK)", errno);
   napi_value r;
   napi_get_boolean(env, fl.l_type != F_UNLCK, &r);
   return r;
