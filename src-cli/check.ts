@@ -1,6 +1,7 @@
 // bcachefs-repair check DEV [--json] [--progress]
-import { CancellationTokenSource, Disk, checkDisk, groupFindings, type CheckProgress, type Finding } from '../src-core/ops/index.js';
+import { Disk, checkDisk, groupFindings, type CheckProgress, type Finding } from '../src-core/ops/index.js';
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_OK, type Command } from './command.js';
+import { cancelOnSigint } from './sigint.js';
 
 function findingText(f: Finding): string {
   const l = f.location;
@@ -43,14 +44,11 @@ export const check: Command = {
   },
   async run({ values, positionals, out }) {
     const disk = Disk.open(positionals[0]!);
-    const cancel = new CancellationTokenSource();
-    const onSigint = (): void => cancel.cancel();
-    process.once('SIGINT', onSigint);
     try {
-      const r = await checkDisk(disk, {
-        token: cancel.token,
+      const r = await cancelOnSigint((token) => checkDisk(disk, {
+        token,
         ...(values.progress ? { onProgress: (p: CheckProgress) => out.err(progressText(p)) } : {}),
-      });
+      }));
       const notes = disk.info().notes;
       const counts = { error: 0, warning: 0, info: 0 };
       for (const f of r.findings) counts[f.severity]++;
@@ -69,7 +67,6 @@ export const check: Command = {
       if (r.aborted) return EXIT_CANCELED;
       return counts.error + counts.warning > 0 ? EXIT_ERRORS_UNCORRECTED : EXIT_OK;
     } finally {
-      process.removeListener('SIGINT', onSigint);
       disk.close();
     }
   },

@@ -1,8 +1,9 @@
 // bcachefs-repair plan DEV [--json] [--output PLAN.json]
 import { writeFileSync } from 'node:fs';
-import { CancellationTokenSource, Disk, planDocument, planRepair, type PlanProgress } from '../src-core/ops/index.js';
+import { Disk, planDocument, planRepair, type PlanProgress } from '../src-core/ops/index.js';
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_OK, type Command } from './command.js';
 import { fixText, unresolvedText } from './plan-text.js';
+import { cancelOnSigint } from './sigint.js';
 
 export const plan: Command = {
   name: 'plan',
@@ -20,14 +21,11 @@ export const plan: Command = {
   },
   async run({ values, positionals, out }) {
     const disk = Disk.open(positionals[0]!);
-    const cancel = new CancellationTokenSource();
-    const onSigint = (): void => cancel.cancel();
-    process.once('SIGINT', onSigint);
     try {
-      const p = await planRepair(disk, {
-        token: cancel.token,
+      const p = await cancelOnSigint((token) => planRepair(disk, {
+        token,
         ...(values.progress ? { onProgress: (x: PlanProgress) => out.err(`progress: round ${x.round}: ${x.step} (${x.fixes} fixes so far)`) } : {}),
-      });
+      }));
       const doc = planDocument(disk, p);
       if (typeof values.output === 'string') writeFileSync(values.output, JSON.stringify(doc, null, 1) + '\n');
       if (values.json) out.line(JSON.stringify(doc, null, 1));
@@ -42,7 +40,6 @@ export const plan: Command = {
       if (p.cancelled) return EXIT_CANCELED;
       return p.before.length ? EXIT_ERRORS_UNCORRECTED : EXIT_OK;
     } finally {
-      process.removeListener('SIGINT', onSigint);
       disk.close();
     }
   },

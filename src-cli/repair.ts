@@ -2,11 +2,12 @@
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
 import {
-  applyRepair, CancellationTokenSource, fixesFromDocument, OpsError, selectFixes, type ApplyOutcome, type RepairFix, type RepairPlan,
+  applyRepair, fixesFromDocument, OpsError, selectFixes, type ApplyOutcome, type RepairFix, type RepairPlan,
 } from '../src-core/ops/index.js';
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_FIXED, EXIT_OK, UsageError, type Command } from './command.js';
 import { JOURNAL_OPTION, journalFile } from './journal-options.js';
 import { fixText, unresolvedText } from './plan-text.js';
+import { cancelOnSigint } from './sigint.js';
 
 /** Asks about each fix on the terminal: y (apply), n (skip), a (its first alternative), q (stop asking). */
 async function askEach(plan: RepairPlan, out: { line(s: string): void }): Promise<RepairFix[]> {
@@ -72,31 +73,24 @@ export const repair: Command = {
       }
       fixes = fixesFromDocument(doc);
     }
-    const cancel = new CancellationTokenSource();
-    const onSigint = (): void => cancel.cancel();
-    process.once('SIGINT', onSigint);
-    try {
-      const r = await applyRepair({
-        device: positionals[0]!, journal, token: cancel.token,
-        ...(fixes ? { fixes } : {}),
-        ...(values.interactive ? { choose: (p: RepairPlan) => askEach(p, out) } : {}),
-        ...(only?.length ? { choose: (p: RepairPlan) => selectFixes(p.fixes, only) } : {}),
-        ...(typeof values.who === 'string' ? { who: values.who } : {}),
-        ...(typeof values.case === 'string' ? { caseRef: values.case } : {}),
-        ...(typeof values.customer === 'string' ? { customer: values.customer } : {}),
-        ...(typeof values.technician === 'string' ? { technician: values.technician } : {}),
-        onProgress: (p) => { if (p.planId) out.err(`applying ${p.planId} (${p.done + 1}/${p.total})`); },
-      });
-      for (const m of r.recovered) out.err(`recovery: ${m}`);
-      out.line(`${r.before.length} findings before; applied ${r.applied.length} fix${r.applied.length === 1 ? '' : 'es'}${r.applied.length ? ` (${r.applied.map((a) => `${a.id} = journal fix ${a.fix}`).join(', ')})` : ''}; session ${r.session} of ${journal}.`);
-      if (r.skipped.length) out.line(`not applied: ${r.skipped.join(', ')}`);
-      if (r.cancelled) out.line('repair CANCELLED between fixes: the fixes applied so far stay applied (undo with the journal).');
-      const reasons = new Map(r.unresolved.map((u) => [u.finding.id, u]));
-      for (const f of r.after) out.line(reasons.has(f.id) ? unresolvedText(reasons.get(f.id)!) : `LEFT ${f.id} (${f.severity})`);
-      out.line(r.after.length ? `${r.after.length} findings left after the repair.` : 'the check after the repair finds nothing.');
-      return exitFor(r);
-    } finally {
-      process.removeListener('SIGINT', onSigint);
-    }
+    const r = await cancelOnSigint((token) => applyRepair({
+      device: positionals[0]!, journal, token,
+      ...(fixes ? { fixes } : {}),
+      ...(values.interactive ? { choose: (p: RepairPlan) => askEach(p, out) } : {}),
+      ...(only?.length ? { choose: (p: RepairPlan) => selectFixes(p.fixes, only) } : {}),
+      ...(typeof values.who === 'string' ? { who: values.who } : {}),
+      ...(typeof values.case === 'string' ? { caseRef: values.case } : {}),
+      ...(typeof values.customer === 'string' ? { customer: values.customer } : {}),
+      ...(typeof values.technician === 'string' ? { technician: values.technician } : {}),
+      onProgress: (p) => { if (p.planId) out.err(`applying ${p.planId} (${p.done + 1}/${p.total})`); },
+    }));
+    for (const m of r.recovered) out.err(`recovery: ${m}`);
+    out.line(`${r.before.length} findings before; applied ${r.applied.length} fix${r.applied.length === 1 ? '' : 'es'}${r.applied.length ? ` (${r.applied.map((a) => `${a.id} = journal fix ${a.fix}`).join(', ')})` : ''}; session ${r.session} of ${journal}.`);
+    if (r.skipped.length) out.line(`not applied: ${r.skipped.join(', ')}`);
+    if (r.cancelled) out.line('repair CANCELLED between fixes: the fixes applied so far stay applied (undo with the journal).');
+    const reasons = new Map(r.unresolved.map((u) => [u.finding.id, u]));
+    for (const f of r.after) out.line(reasons.has(f.id) ? unresolvedText(reasons.get(f.id)!) : `LEFT ${f.id} (${f.severity})`);
+    out.line(r.after.length ? `${r.after.length} findings left after the repair.` : 'the check after the repair finds nothing.');
+    return exitFor(r);
   },
 };
