@@ -6,7 +6,10 @@ import type { Policy } from '../problems.js';
 import type { DevBuckets, DevUsage } from './buckets.js';
 import type { Finding } from './findings.js';
 import type { ReplicasTable } from './replicas.js';
+import type { CheckStats } from './stats.js';
 import type { FsUsage, RecordedUsage } from './usage.js';
+
+export type { CheckStats };
 
 export type CheckPhase = 'superblock' | 'roots' | 'alloc' | 'btrees' | 'gc_done' | 'leaves' | 'fsck' | 'done';
 
@@ -20,15 +23,6 @@ export interface CheckProgress {
   bytesRead: number;
   /** estimate of the metadata bytes to read (btree nodes in use per the alloc info), 0 when unknown */
   estimatedTotalBytes: number;
-}
-
-export interface CheckStats {
-  nodesRead: number;
-  bytesRead: number;
-  keysVisited: number;
-  ptrsMarked: number;
-  buckets: number;
-  ms: number;
 }
 
 /**

@@ -1,8 +1,9 @@
 // The data the operations layer hands to every front end. Plain JSON (bigints as decimal strings) and no
 // Node imports: the service sends these as they are, and the renderer imports them (via protocol.ts).
 import type { Finding, Severity } from '../check/findings.js';
+import type { CheckStats } from '../check/stats.js';
 
-export type { Finding, Severity };
+export type { CheckStats, Finding, Severity };
 
 /** Version of the JSON documents the CLI prints (--json); raised when a field changes meaning or goes. */
 export const JSON_SCHEMA_VERSION = 1;
@@ -112,15 +113,6 @@ export interface CheckProgress {
   /** estimated seconds left, null while unknown */
   etaSeconds: number | null;
   elapsedMs: number;
-}
-
-export interface CheckStats {
-  nodesRead: number;
-  bytesRead: number;
-  keysVisited: number;
-  ptrsMarked: number;
-  buckets: number;
-  ms: number;
 }
 
 export interface CheckReport {
