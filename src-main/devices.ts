@@ -10,7 +10,7 @@ export type OpenMode = 'read' | 'write';
 
 export type Decision =
   | { allow: true; mode: OpenMode }
-  | { allow: false; code: 'NOT_LISTED' | 'IN_USE' | 'READ_ONLY_DEVICE' | 'NOT_CONFIRMED' | 'WORKING_COPY_NEEDED'; message: string };
+  | { allow: false; code: 'NOT_OPEN' | 'NOT_LISTED' | 'IN_USE' | 'READ_ONLY_DEVICE' | 'NOT_CONFIRMED' | 'WORKING_COPY_NEEDED'; message: string };
 
 /** What is being opened: a block device (by its real /dev path) or an image file. */
 export type Target = { kind: 'device'; path: string } | { kind: 'image'; path: string; isSample: boolean };

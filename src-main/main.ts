@@ -12,6 +12,7 @@ import { listDevices } from '../src-core/ops/index.js';
 import type { DeviceList, EventMessage, Message, Response } from '../src-core/service/protocol.js';
 import { decideOpen, WriteConsent, type Target } from './devices.js';
 import { validateCall } from './validate.js';
+import { WriteGate } from './write-gate.js';
 
 const HOST = 'bcachefs-repair';
 /** no remote anything: scripts, styles, images and connections only from the app itself */
@@ -42,6 +43,7 @@ class ServiceProcess {
     });
     p.on('message', (m: Message) => {
       if ('event' in m) {
+        if (m.event === 'session.closed') gate.opened(null);
         win?.webContents.send('service:event', m);
         return;
       }
@@ -57,6 +59,7 @@ class ServiceProcess {
       const message = `The service process exited (code ${code}), so the image was closed. Open it again; if this repeats, report it as a bug.`;
       for (const [id, resolve] of this.pending) resolve({ id, error: { code: 'SERVICE_DIED', message } });
       this.pending.clear();
+      gate.opened(null);
       if (!this.stopping) win?.webContents.send('service:event', { event: 'session.closed', data: { message } } satisfies EventMessage);
     });
     this.proc = p;
@@ -79,15 +82,17 @@ class ServiceProcess {
   }
 }
 
-const service = new ServiceProcess();
 
 function fromOurPage(e: IpcMainInvokeEvent): boolean {
   return !!win && e.sender === win.webContents && (e.senderFrame?.url ?? '').startsWith(`${ORIGIN}/`);
 }
 
 let deviceList: DeviceList = { devices: [], notes: [] };
-/** write mode, per device, once the technician confirmed it (the repair flow asks; nothing does yet) */
+/** write mode, per device, once the technician confirmed it (Apply and History ask: write.confirm) */
 const consent = new WriteConsent();
+/** what the core has open, and whether apply and undo may write it */
+const gate = new WriteGate(consent);
+const service = new ServiceProcess();
 const sampleImage = resolve(unpacked(fromApp(config.paths.sample)));
 
 /** What an open request names: a block device by its real path, else an image (or nothing: the core says why). */
@@ -110,17 +115,30 @@ function registerIpc(): void {
       return { result: deviceList };
     }
     let forward = v.params;
-    if (v.method === 'open') {
-      const target = targetOf(v.params.path as string);
-      if (target?.kind === 'device') {
-        if (!deviceList.devices.some((d) => d.path === target.path)) deviceList = listDevices();
-        const d = decideOpen(target, 'read', deviceList.devices, consent);
-        if (!d.allow) return { error: { code: d.code, message: d.message } };
-        // the path decided on, not a link that could be changed in between
-        forward = { path: target.path };
-      }
+    let target: Target | null = null;
+    if (v.method === 'open' || v.method === 'write.confirm') {
+      target = targetOf(v.params.path as string);
+      if (target?.kind === 'device' && !deviceList.devices.some((d) => d.path === target!.path)) deviceList = listDevices();
+    }
+    if (v.method === 'open' && target?.kind === 'device') {
+      const d = decideOpen(target, 'read', deviceList.devices, consent);
+      if (!d.allow) return { error: { code: d.code, message: d.message } };
+      // the path decided on, not a link that could be changed in between
+      forward = { path: target.path };
+    }
+    if (v.method === 'write.confirm') {
+      const d = gate.confirm(target, deviceList.devices);
+      if (!d.allow) return { error: { code: d.code, message: d.message } };
+    }
+    if (v.method === 'apply' || v.method === 'undo') {
+      // the device's state now (mounted since the confirmation?), not as it was listed
+      if (gate.current?.kind === 'device') deviceList = listDevices();
+      const d = gate.mayWrite(deviceList.devices);
+      if (!d.allow) return { error: { code: d.code, message: d.message } };
     }
     const r = await service.call(v.method, forward);
+    if (!('error' in r) && v.method === 'open') gate.opened(target);
+    if (!('error' in r) && v.method === 'close') gate.opened(null);
     return 'error' in r ? { error: r.error } : { result: r.result };
   });
   ipcMain.handle('dialog:open-image', async (e) => {

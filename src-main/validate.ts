@@ -31,6 +31,8 @@ export const PARAM_CHECKS: { readonly [M in Method]-?: { readonly [K in keyof No
   'picture.buckets': { dev: optional(count), cells: optional(count) },
   plan: {},
   apply: { journal: path, fixes: (v) => (Array.isArray(v) && v.length <= 10_000 && v.every((x) => text(x) === null) ? null : 'must be a list of fix ids'), who: optional(text) },
+  'repair.cancel': {},
+  'write.confirm': { path, journal: path },
   history: { journal: path },
   undo: { journal: path, fix: optional(count), session: optional(count), all: optional((v) => (v === true ? null : 'can only be true')) },
   report: { journal: path, format: (v) => (v === 'html' || v === 'json' || v === 'pdf' ? null : 'must be html, json or pdf'), output: path },

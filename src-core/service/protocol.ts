@@ -92,6 +92,16 @@ export interface Params {
    * the front end asks for it only after the technician confirmed the device and the journal file.
    */
   apply: { journal: string; fixes: string[]; who?: string };
+  /**
+   * Asks the plan or apply that is running (or waiting to run) to stop: a plan at its next step, an apply
+   * before its next fix (the fixes written so far stay written and journaled, each whole).
+   */
+  'repair.cancel': Record<string, never> | undefined;
+  /**
+   * The technician confirmed write mode for the open disk (`path`, which must be the open one) with the
+   * journal `journal`. In the desktop app the main process records it and refuses apply and undo without it.
+   */
+  'write.confirm': { path: string; journal: string };
   /** The journal's sessions, fixes and checks. */
   history: { journal: string };
   /** Undoes one fix, one session, or everything the journal did to the open image, then checks again. */
@@ -104,7 +114,7 @@ export type Method = keyof Params;
 
 export const METHODS: readonly Method[] = [
   'hello', 'open', 'superblock', 'btrees', 'check.start', 'check.cancel', 'findings', 'close', 'devices', 'complete', 'workingCopy.propose', 'workingCopy.make',
-  'picture.keyRange', 'picture.buckets', 'picture.hex', 'plan', 'apply', 'history', 'undo', 'report',
+  'picture.keyRange', 'picture.buckets', 'picture.hex', 'plan', 'apply', 'repair.cancel', 'write.confirm', 'history', 'undo', 'report',
 ];
 
 /** The parameters each method takes; the service refuses any other (a misspelt one must not be ignored). */
@@ -112,7 +122,7 @@ export const PARAM_NAMES: { readonly [M in Method]-?: readonly (keyof NonNullabl
   hello: [], open: ['path'], superblock: [], btrees: [], 'check.start': [], 'check.cancel': [], findings: [], close: [],
   devices: [], complete: ['path'], 'workingCopy.propose': ['path', 'folder'], 'workingCopy.make': ['path', 'folder'],
   'picture.keyRange': ['finding'], 'picture.buckets': ['dev', 'cells'], 'picture.hex': ['finding'],
-  plan: [], apply: ['journal', 'fixes', 'who'], history: ['journal'], undo: ['journal', 'fix', 'session', 'all'], report: ['journal', 'format', 'output'],
+  plan: [], apply: ['journal', 'fixes', 'who'], 'repair.cancel': [], 'write.confirm': ['path', 'journal'], history: ['journal'], undo: ['journal', 'fix', 'session', 'all'], report: ['journal', 'format', 'output'],
 };
 
 export interface HelloResult {
@@ -228,6 +238,8 @@ export interface Results {
   'picture.hex': HexView;
   plan: PlanResult;
   apply: ApplyResult;
+  'repair.cancel': { cancelling: boolean };
+  'write.confirm': { path: string; journal: string };
   history: HistoryResult;
   undo: UndoResult;
   report: ReportResult;

@@ -37,7 +37,8 @@ export async function applyChosen(
   if (!req.fixes.length) throw new ServiceError('BAD_REQUEST', 'No fix was accepted: accept at least one in the review, then apply.');
   const r = await applyRepair({
     device: path, journal: req.journal, token, onProgress,
-    choose: (plan) => selectFixes(plan.fixes, req.fixes),
+    // a plan cut short by a cancel has not got every fix: nothing is chosen, nothing written
+    choose: (plan) => (plan.cancelled ? [] : selectFixes(plan.fixes, req.fixes)),
     ...(req.who ? { who: req.who } : {}),
   });
   return { device: r.device, journal: req.journal, session: r.session, recovered: r.recovered, applied: r.applied, skipped: r.skipped, cancelled: r.cancelled, after: r.after };

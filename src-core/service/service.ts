@@ -72,6 +72,9 @@ export class Service {
   private lastDone: CheckDone | null = null;
   private readonly sample: string | null;
   private disposed = false;
+  /** plans and applies accepted and not finished (running or queued), and whether they were asked to stop */
+  private repairs = 0;
+  private repairCancelled = false;
   /** requests that touch the session run one after another, in arrival order */
   private queue: Promise<unknown> = Promise.resolve();
   private idleWaiters: Array<() => void> = [];
@@ -101,8 +104,18 @@ export class Service {
       }
       if (this.opts.onlyDevice !== undefined) this.refuseIfElevated(method, params);
       let result: unknown;
-      if (method === 'hello' || method === 'check.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
+      if (method === 'hello' || method === 'check.cancel' || method === 'repair.cancel' || method === 'findings' || method === 'devices' || method === 'complete' || method.startsWith('workingCopy.')) {
         result = await this.dispatch(method, params);
+      } else if (method === 'plan' || method === 'apply') {
+        // counted from now, so that a cancel reaches one still waiting in the queue
+        this.repairs++;
+        const run = this.queue.then(() => this.dispatch(method, params));
+        this.queue = run.catch(() => undefined);
+        try {
+          result = await run;
+        } finally {
+          if (--this.repairs === 0) this.repairCancelled = false;
+        }
       } else {
         const run = this.queue.then(() => this.dispatch(method, params));
         this.queue = run.catch(() => undefined);
@@ -175,6 +188,21 @@ export class Service {
         Atomics.store(this.cancelFlag, 0, 1);
         run.cancelTimer ??= setTimeout(() => void this.forceStop(run.checkId), this.opts.cancelGraceMs ?? 3000);
         return { cancelling: true };
+      }
+      case 'repair.cancel': {
+        if (!this.repairs) return { cancelling: false };
+        this.repairCancelled = true;
+        Atomics.store(this.cancelFlag, 0, 1);
+        return { cancelling: true };
+      }
+      case 'write.confirm': {
+        const path = stringParam(params, 'path', 'the disk to be written');
+        const journal = stringParam(params, 'journal', 'the journal file');
+        if (!this.openInfo) throw notOpen();
+        if (resolve(path) !== resolve(this.openInfo.path)) {
+          throw new ServiceError('NOT_OPEN', `Write mode can only be confirmed for the open disk, ${this.openInfo.path}, not ${path}. Open ${path} first.`);
+        }
+        return { path: this.openInfo.path, journal };
       }
       case 'findings': {
         if (!this.openInfo && !this.last) throw notOpen();
@@ -267,7 +295,8 @@ export class Service {
       if (!['html', 'json', 'pdf'].includes(params.format as string)) bad('"format" must be html, json or pdf');
       if (typeof params.output !== 'string' || !params.output) bad('"output" (the file to write) is missing');
     }
-    Atomics.store(this.cancelFlag, 0, 0);
+    // (a cancel that came while this waited in the queue stands)
+    if (!this.repairCancelled) Atomics.store(this.cancelFlag, 0, 0);
     const r = await this.toWorker({ op: 'repair', id: 0, method, params });
     if (method === 'apply' || method === 'undo') {
       const after = (r as { after: Finding[] }).after;

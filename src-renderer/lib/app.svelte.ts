@@ -49,9 +49,14 @@ export type CheckUiState =
 export class App {
   readonly transport: Transport;
   hello = $state<HelloResult | null>(null);
+  /** what the server had open is restored (or there was nothing): the page may show its steps. Before that
+   * the step would jump (Open → Problems) under the user's hands, taking the field being typed in with it. */
+  ready = $state(false);
   path = $state('');
   opening = $state(false);
   image = $state<OpenResult | null>(null);
+  /** counts the opens that succeeded: opening the same path again is an open too */
+  opens = $state(0);
   btrees = $state<BtreesResult | null>(null);
   btreesLoading = $state(false);
   check = $state<CheckUiState | null>(null);
@@ -95,13 +100,17 @@ export class App {
         await this.loadBtrees();
         const f = await this.transport.call('findings');
         if (f.checkId !== null && f.status !== 'running') this.findings = f;
+        this.ready = true;
       } else {
         this.image = null;
+        this.ready = true;
         // first start of this window: show the sample at once (a reload keeps what the user left)
         if (h.sampleImage && first) await this.open(h.sampleImage);
       }
     } catch (e) {
       this.fail('Could not reach the bcachefs-repair service', e);
+    } finally {
+      this.ready = true;
     }
   }
 
@@ -129,6 +138,7 @@ export class App {
     try {
       const r = await this.transport.call('open', { path: p });
       this.image = r;
+      this.opens++;
       // (unless the user has typed something else meanwhile)
       if (this.path.trim() === p) this.path = r.path;
       this.btrees = null;

@@ -23,8 +23,9 @@ export class Flow {
   planning = $state(false);
   planProgress = $state<PlanProgress | null>(null);
   decisions = $state<Record<string, Decision>>({});
-  /** write mode: the technician confirmed the device and the journal in Apply */
-  writeMode = $state(false);
+  /** the disk the technician confirmed write mode for (in Apply or History), with the journal then named */
+  private confirmedFor = $state<string | null>(null);
+  cancelling = $state(false);
   journal = $state('');
   applying = $state(false);
   applyProgress = $state<ApplyProgress | null>(null);
@@ -55,6 +56,35 @@ export class Flow {
     return this.app.image?.path ?? '';
   }
 
+  /** write mode: confirmed for the disk open now (another disk opened asks again) */
+  get writeMode(): boolean {
+    return this.confirmedFor !== null && this.confirmedFor === this.path;
+  }
+
+  /** The technician confirms write mode for the open disk and the journal; the desktop app's main process records it. */
+  async confirmWrite(): Promise<boolean> {
+    if (this.writeMode) return true;
+    try {
+      await this.app.transport.call('write.confirm', { path: this.path, journal: this.journal });
+      this.confirmedFor = this.path;
+      return true;
+    } catch (e) {
+      this.fail('Write mode was refused', e);
+      return false;
+    }
+  }
+
+  /** Stops the plan or apply that runs (an apply between two fixes: each written fix stays whole and journaled). */
+  async cancel(): Promise<void> {
+    if (!this.planning && !this.applying) return;
+    this.cancelling = true;
+    try {
+      await this.app.transport.call('repair.cancel');
+    } catch (e) {
+      this.fail('Could not cancel', e);
+    }
+  }
+
   /** the disk may not be written as it is (a .gz, the bundled sample): a working copy is repaired instead */
   get needsCopy(): boolean {
     return /\.gz$/i.test(this.path);
@@ -74,6 +104,7 @@ export class Flow {
       this.fail('The repair could not be planned', e);
     } finally {
       this.planning = false;
+      this.cancelling = false;
     }
   }
 
@@ -147,6 +178,7 @@ export class Flow {
       return false;
     } finally {
       this.applying = false;
+      this.cancelling = false;
     }
   }
 
@@ -168,7 +200,7 @@ export class Flow {
   }
 
   async undo(target: { fix: number } | { session: number } | { all: true }): Promise<void> {
-    if (this.undoing) return;
+    if (this.undoing || !this.writeMode) return;
     this.undoing = true;
     this.error = null;
     try {

@@ -1,6 +1,6 @@
 // The workstation as a user sees it in browser mode.
 import { expect, test, type Page } from '@playwright/test';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -10,10 +10,14 @@ const UUID = /External UUID:\s+(\S+)/.exec(readFileSync(join(ROOT, '..', 'shared
 /** the addresses the servers printed, with their tokens (servers.setup.ts) */
 const HOME = process.env.E2E_URL!;
 const SLOW = process.env.E2E_SLOW_URL!;
+const SHOTS = join(ROOT, 'test-artifacts', 'ui');
+mkdirSync(SHOTS, { recursive: true });
 
 async function openSample(page: Page, url = HOME): Promise<void> {
   await page.goto(url);
   await expect(page.getByTestId('read-only')).toBeVisible();
+  // the page goes on to what the server has open (a reload): back to Open
+  await page.getByTestId('step-open').click();
   await expect(page.getByTestId('path')).toHaveValue(SAMPLE);
   // (an image may be open already: the server keeps it across page loads)
   await page.getByTestId('open').click();
@@ -21,9 +25,7 @@ async function openSample(page: Page, url = HOME): Promise<void> {
   await expect(page.getByTestId('uuid')).toHaveText(UUID);
 }
 
-// fixme: written for the layout before the repair flow and the device list were merged together; the merged
-// page's open/check steps differ (flow.e2e.ts covers open -> check -> problems on the merged page)
-test.fixme('opens the bundled sample: superblock, notes, btree overview, read-only', async ({ page }) => {
+test('opens the bundled sample: superblock, notes, btree overview, read-only', async ({ page }) => {
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   await openSample(page);
@@ -42,9 +44,7 @@ test.fixme('opens the bundled sample: superblock, notes, btree overview, read-on
   expect(errors).toEqual([]);
 });
 
-// fixme: written for the layout before the repair flow and the device list were merged together; the merged
-// page's open/check steps differ (flow.e2e.ts covers open -> check -> problems on the merged page)
-test.fixme('runs a check and shows the findings grouped, with details and the exact fsck message', async ({ page }) => {
+test('runs a check and shows the findings grouped, with details and the exact fsck message', async ({ page }) => {
   await openSample(page);
   await page.getByTestId('check-start').click();
   await expect(page.getByTestId('check-result')).toContainText('8 findings (8 errors)');
@@ -66,24 +66,25 @@ test.fixme('runs a check and shows the findings grouped, with details and the ex
   await expect(page.getByTestId('fsck-message')).toHaveText('bucket 0:115 data type user ptr gen in the future: 2 > 1, not fixing');
   await expect(page.getByTestId('expected')).toHaveText('1');
   await expect(page.getByTestId('actual')).toHaveText('2');
-  await page.screenshot({ path: 'dist/e2e-results/findings.png', fullPage: true });
+  await page.screenshot({ path: join(SHOTS, 'workstation-1-findings.png'), fullPage: true });
 });
 
-// fixme: written for the layout before the repair flow and the device list were merged together; the merged
-// page's open/check steps differ (flow.e2e.ts covers open -> check -> problems on the merged page)
-test.fixme('a reloaded page shows what is open and the last findings', async ({ page }) => {
+test('a reloaded page shows what is open and the last findings', async ({ page }) => {
   await openSample(page);
   await page.getByTestId('check-start').click();
   await expect(page.getByTestId('problems').getByTestId('finding')).toHaveCount(8);
   await page.reload();
-  await expect(page.getByTestId('uuid')).toHaveText(UUID);
-  await page.getByTestId('step-problems').click();
+  // the reloaded page goes on where the work stands: the last check's problems, the open disk named in the steps
+  await expect(page.getByTestId('step-problems')).toHaveAttribute('aria-current', 'step');
   await expect(page.getByTestId('problems').getByTestId('finding')).toHaveCount(8);
+  await expect(page.getByTestId('check-result')).toContainText('8 findings (8 errors)');
+  await expect(page.getByTestId('step-open')).toContainText(SAMPLE);
+  await page.getByTestId('step-scan').click();
+  await expect(page.getByTestId('uuid')).toHaveText(UUID);
+  await expect(page.getByTestId('path')).toHaveValue(SAMPLE);
 });
 
-// fixme: written for the layout before the repair flow and the device list were merged together; the merged
-// page's open/check steps differ (flow.e2e.ts covers open -> check -> problems on the merged page)
-test.fixme('shows progress while a check runs (slow disk)', async ({ page }) => {
+test('shows progress while a check runs (slow disk)', async ({ page }) => {
   await openSample(page, SLOW);
   await page.getByTestId('check-start').click();
   const progress = page.getByTestId('progress');
@@ -93,14 +94,12 @@ test.fixme('shows progress while a check runs (slow disk)', async ({ page }) => 
   await expect.poll(async () => Number(await bar.getAttribute('aria-valuenow'))).toBeGreaterThan(20);
   await expect(progress).toContainText(/\d+ nodes · .* of about 832 KiB/);
   await expect(page.getByTestId('open')).toBeDisabled();
-  await page.screenshot({ path: 'dist/e2e-results/progress.png' });
+  await page.screenshot({ path: join(SHOTS, 'workstation-2-progress.png') });
   await expect(page.getByTestId('check-result')).toContainText('8 findings', { timeout: 30_000 });
   await expect(progress).toBeHidden();
 });
 
-// fixme: written for the layout before the repair flow and the device list were merged together; the merged
-// page's open/check steps differ (flow.e2e.ts covers open -> check -> problems on the merged page)
-test.fixme('cancels a running check', async ({ page }) => {
+test('cancels a running check', async ({ page }) => {
   await openSample(page, SLOW);
   await page.getByTestId('check-start').click();
   await expect(page.getByTestId('phase')).toContainText('Walking the btrees');
@@ -115,8 +114,38 @@ test.fixme('cancels a running check', async ({ page }) => {
   await expect(page.getByTestId('open')).toBeEnabled();
 });
 
+test('the path field stays the one typed in while the sample opens at first start', async ({ page }) => {
+  // counts every path field put into the page: a page that re-creates it loses what is being typed
+  await page.addInitScript(() => {
+    const w = window as unknown as { pathFields: number };
+    w.pathFields = 0;
+    new MutationObserver((changes) => {
+      for (const c of changes) {
+        for (const n of c.addedNodes) {
+          if (n instanceof Element && (n.matches('[data-testid="path"]') || n.querySelector('[data-testid="path"]'))) w.pathFields++;
+        }
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  await page.goto(HOME);
+  await expect(page.getByTestId('step-open')).toBeVisible();
+  // nothing open and a first start: the sample opens by itself, and the page moves on to Scan
+  await page.evaluate(async () => {
+    await fetch('/api/rpc', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 1, method: 'close', params: {} }) });
+    sessionStorage.clear();
+  });
+  await page.reload();
+  const path = page.getByTestId('path');
+  await path.fill('/typed/while/the/sample/opens.img');
+  await expect(page.getByTestId('step-scan')).toHaveAttribute('aria-current', 'step');
+  await expect(page.getByTestId('uuid')).toHaveText(UUID);
+  await expect(path).toHaveValue('/typed/while/the/sample/opens.img');
+  expect(await page.evaluate(() => (window as unknown as { pathFields: number }).pathFields)).toBe(1);
+});
+
 test('errors say what happened and what to do', async ({ page }) => {
   await page.goto(HOME);
+  await page.getByTestId('step-open').click();
   await page.getByTestId('path').fill('/nonexistent/disk.img');
   await page.getByTestId('open').click();
   const err = page.getByTestId('error');
@@ -138,6 +167,7 @@ test('node errors name the device as bcachefs prints it', async ({ page }) => {
   // the path as typed, without .gz (bcachefs runs on the unpacked image), cut to bcachefs's 31 bytes
   const dev = Buffer.from(image.replace(/\.gz$/, '')).subarray(0, 31).toString();
   await page.goto(HOME);
+  await page.getByTestId('step-open').click();
   await page.getByTestId('path').fill(image);
   await page.getByTestId('open').click();
   await expect(page.getByTestId('open')).toHaveText('Open read-only');
