@@ -1,6 +1,7 @@
 // Crash testing hook: with BCACHEFS_REPAIR_CRASH_AT=N the process kills itself with SIGKILL right after its
-// N-th journal or device step (a committed journal transaction, a device write, a device sync), so a test
-// can stop it between any two steps, deterministically. Tests only; unset in normal use.
+// N-th journal or device step (a committed journal transaction, a new journal linked into place, a device
+// write, a device sync), so a test can stop it between any two steps, deterministically. Tests only; unset
+// in normal use.
 
 const crashAt = parseCrashAt(process.env.BCACHEFS_REPAIR_CRASH_AT);
 let steps = 0;

@@ -1,6 +1,7 @@
 // The repair journal file: one SQLite database (WAL, synchronous=FULL) chosen by the user, append-only,
 // every row chained (chain.ts). This module records and reads; apply.ts decides what to write when.
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { userInfo } from 'node:os';
 import Database from 'better-sqlite3';
 import { chainHead, chainHeadAt, createSchema, rowHash, TABLES, verifyChain, type Cell, type ChainHead, type TableName, type VerifyResult } from './chain.js';
@@ -11,6 +12,17 @@ import { planToJson, type FieldChange, type FixPlan, type FixPlanJson, type Writ
 
 export const JOURNAL_FORMAT = 'bcachefs-repair-journal 1';
 const ALL = Number.MAX_SAFE_INTEGER;
+const NO_HARD_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS']);
+
+/** Makes a new name in a folder durable (the file's own bytes are synced by SQLite). */
+function syncFolder(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** ISO 8601 with the local time zone's offset, e.g. 2026-12-01T10:15:02.123+01:00. */
 export function isoNow(d = new Date()): string {
@@ -129,11 +141,13 @@ export class Journal {
   static open(file: string, opts: { create?: boolean } = {}): Journal {
     let db: Database.Database;
     try {
-      db = new Database(file, { fileMustExist: opts.create !== true });
+      if (opts.create === true && !existsSync(file)) Journal.createAside(file);
+      db = new Database(file, { fileMustExist: true });
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.pragma('busy_timeout = 5000');
     } catch (e) {
+      if (e instanceof JournalError) throw e;
       if (opts.create !== true && !existsSync(file)) {
         throw new JournalError('NOT_FOUND', `the repair journal ${file} does not exist. Give the journal file the repair wrote (repair --journal FILE).`);
       }
@@ -148,6 +162,42 @@ export class Journal {
       throw new JournalError('BAD_JOURNAL', `${file} is not a bcachefs-repair journal (${(e as Error).message}). Pick the journal file written by the repair, or a new file name.`);
     }
     return j;
+  }
+
+  /**
+   * A new journal is made beside its name (FILE.new-PID) and linked into place whole, then the folder is
+   * synced: a kill while it is made leaves no journal (at most that file beside it), never an empty
+   * database that undo and verify could not tell from a file that is no journal.
+   */
+  private static createAside(file: string): void {
+    const aside = `${file}.new-${process.pid}`;
+    const asideFiles = [aside, `${aside}-wal`, `${aside}-shm`];
+    // a leftover of a killed run that had the same process id
+    for (const f of asideFiles) rmSync(f, { force: true });
+    const db = new Database(aside);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      new Journal(aside, db).init(true);
+    } finally {
+      db.close(); // checkpoints: everything is in the file itself, the -wal is gone
+    }
+    try {
+      linkSync(aside, file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code ?? '';
+      if (NO_HARD_LINKS.has(code)) {
+        // FAT and some network filesystems have no hard links; a rename would replace a journal made since the check
+        if (!existsSync(file)) renameSync(aside, file);
+      } else if (code !== 'EEXIST') {
+        // EEXIST: another repair made the journal meanwhile, and that one is opened
+        throw e;
+      }
+    } finally {
+      for (const f of asideFiles) rmSync(f, { force: true });
+    }
+    syncFolder(dirname(file));
+    stepDone();
   }
 
   private init(create: boolean): void {

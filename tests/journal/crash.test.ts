@@ -2,10 +2,10 @@
 // killed with SIGKILL after each of its journal and device steps in turn (BCACHEFS_REPAIR_CRASH_AT). After
 // every kill, recovery + undo --all gives back the original image byte for byte, and a second apply completes.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JournalError, openRepairSession } from '../../src-core/journal/index.js';
+import { Journal, JournalError, openRepairSession } from '../../src-core/journal/index.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { rng, scratchDir } from '../device/helpers.js';
 import { TOOL, NODES_TXT, fixtureImage, sha256, sha256File, workingCopy } from './helpers.js';
@@ -64,8 +64,9 @@ beforeAll(() => {
 
 describe('crash at every step', () => {
   it('has a run with many steps whose result differs from the original', () => {
-    // new journal (1), session (1), per fix: decision (1), fix_started (1), writes, sync (1), fix_applied (1)
-    expect(applySteps).toBe(2 + 3 * 4 + 5);
+    // new journal (2: written aside, linked into place), session (1), per fix: decision (1), fix_started (1),
+    // writes, sync (1), fix_applied (1)
+    expect(applySteps).toBe(3 + 3 * 4 + 5);
     expect(appliedSha).not.toBe(ORIGINAL);
   });
 
@@ -87,6 +88,32 @@ describe('crash at every step', () => {
       v.close();
     }
   }, 240_000);
+
+  it('a run killed while it makes its journal leaves no journal file (never an empty one), and the next run makes it', () => {
+    const dir = join(scratch.dir, 'making');
+    mkdirSync(dir);
+    const image = join(dir, 'image.img');
+    const journal = join(dir, 'j.db');
+    copyFileSync(original, image);
+    // step 1: the new journal is complete beside its name, not linked into place yet
+    const r = runChild('apply', image, journal, 1);
+    expect(r.signal, String(r.stderr)).toBe('SIGKILL');
+    expect(existsSync(journal), 'a journal file after a kill before it was in place').toBe(false);
+    expect(readdirSync(dir).filter((f) => /^j\.db\.new-\d+$/.test(f)), 'what the kill left beside the name').toHaveLength(1);
+    expect(() => Journal.open(journal)).toThrow(/does not exist/);
+    expect(sha256File(image)).toBe(ORIGINAL);
+    const again = runChild('apply', image, journal);
+    expect(again.status, String(again.stderr)).toBe(0);
+    expect(sha256File(image)).toBe(appliedSha);
+    expect(Journal.verifyFile(journal).ok).toBe(true);
+  });
+
+  it('a journal made whole leaves nothing beside it', () => {
+    const dir = join(scratch.dir, 'made');
+    mkdirSync(dir);
+    Journal.open(join(dir, 'j.db'), { create: true }).close();
+    expect(readdirSync(dir)).toEqual(['j.db']);
+  });
 
   it('apply killed from outside at random moments: recovery + undo --all give the original back', () => {
     const image = join(scratch.dir, 'random.img');
