@@ -90,6 +90,9 @@ export const repair: Command = {
     if (r.cancelled) out.line('repair CANCELLED between fixes: the fixes applied so far stay applied (undo with the journal).');
     const reasons = new Map(r.unresolved.map((u) => [u.finding.id, u]));
     for (const f of r.after) out.line(reasons.has(f.id) ? unresolvedText(reasons.get(f.id)!) : `LEFT ${f.id} (${f.severity})`);
+    if (r.afterFrom === 'plan') {
+      out.line(`the ${r.writtenBytes} bytes written were read back and are the planned ones: the disk holds the state the plan's last check saw, so that check is the check after the repair (the disk is not read again).`);
+    }
     out.line(r.after.length ? `${r.after.length} findings left after the repair.` : 'the check after the repair finds nothing.');
     return exitFor(r);
   },

@@ -13,6 +13,7 @@ import type { BtreePtr } from '../format/values.js';
 import { DevBuckets, genAfter } from './buckets.js';
 import { CheckAborted, FindingList, type KeyLocation, type NodeAddr, type PosParts } from './findings.js';
 import { ReplicasTable, type ReplicasEntry } from './replicas.js';
+import { CheckReuse } from './reuse.js';
 import type { FsckPassName } from '../fsck/classes.js';
 import type { InodeFeed } from '../fsck/inodes.js';
 import type { CheckOptions, CheckPhase } from './result.js';
@@ -46,6 +47,8 @@ export class Gc {
   btree: string | undefined;
   /** fed the inodes btree's nodes as gc walks them (check_inodes' table), when the fsck passes will run */
   inodeFeed: InodeFeed | undefined;
+  /** what this check keeps for the next one (CheckOptions.reusable) */
+  readonly keep: CheckReuse | undefined;
   private nodesSinceYield = 0;
   private readonly notedLimitations = new Set<string>();
   /** the " stale" mark of key texts: against the alloc gens (bucket array 0), as bcachefs prints it */
@@ -61,6 +64,7 @@ export class Gc {
     this.out = new FindingList(opts.policy ?? 'check');
     this.devName = opts.devName ?? null;
     this.token = opts.token ?? NEVER_CANCELLED;
+    this.keep = opts.reusable ? new CheckReuse() : undefined;
     this.allocInfoValid = (sb.compat[0]! & 1n) !== 0n; // BCH_COMPAT_alloc_info
     for (const m of sb.members) {
       if (!m.exists) continue;
@@ -105,6 +109,11 @@ export class Gc {
 
   noteLimitation(s: string): void {
     if (this.notedLimitations.has(s)) return;
+    this.adoptLimitation(s);
+  }
+
+  /** A limitation an earlier check noted in the part this one takes over (reuse.ts). */
+  adoptLimitation(s: string): void {
     this.notedLimitations.add(s);
     this.limitations.push(s);
   }
@@ -115,7 +124,9 @@ export class Gc {
   readNode(btreeId: number, level: number, ptr: BtreePtr, table: KeyTable): BtreeNode {
     this.nodesRead++;
     this.bytesRead += this.fs.sb.btreeNodeSize * 512;
-    return this.fs.readNodeAt(btreeId, level, ptr, table);
+    const node = this.fs.readNodeAt(btreeId, level, ptr, table);
+    this.keep?.noteNode(btreeId, node.sector, this.fs.sb.btreeNodeSize * 512);
+    return node;
   }
 
   /**
@@ -131,6 +142,7 @@ export class Gc {
     if (s.parent) {
       this.nodesRead++;
       this.bytesRead += this.fs.sb.btreeNodeSize * 512;
+      this.keep?.noteNode(s.btreeId, s.node.sector, this.fs.sb.btreeNodeSize * 512);
       await this.nodeDone();
     }
     return s;

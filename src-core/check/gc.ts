@@ -3,7 +3,7 @@
 // depth, its children are read in key order and recursed into. The root's own key is marked last.
 import { BtreeWalk, btreePtrTable, type NodeStep } from '../btree/fs.js';
 import type { KeyTable } from '../format/bkey.js';
-import { BTREE_ID_inodes, btreeName } from '../format/names.js';
+import { BTREE_ID_alloc, BTREE_ID_inodes, btreeName } from '../format/names.js';
 import type { Gc } from './context.js';
 import type { FindingLocation } from './findings.js';
 import type { Marker } from './mark.js';
@@ -16,9 +16,21 @@ const GC_BTREE_ORDER = [6, 0, 1, 2, 3, 4, 5, 7];
 /** btree_node_type_needs_gc for leaves: extents, inodes, alloc, stripes, reflink have triggers. */
 export const LEAF_NEEDS_GC = (1 << 0) | (1 << 1) | (1 << 4) | (1 << 6) | (1 << 7);
 
-export async function gcBtrees(g: Gc, marker: Marker): Promise<void> {
-  for (const id of GC_BTREE_ORDER) {
-    if (id >= g.fs.roots.length) continue;
+export interface GcWalkHooks {
+  /** instead of walking the btrees before alloc: their results, taken over from an earlier check (reuse.ts) */
+  takeOver?: () => void;
+  /** just before the alloc btree's walk */
+  beforeAlloc?: () => void;
+}
+
+export async function gcBtrees(g: Gc, marker: Marker, hooks: GcWalkHooks = {}): Promise<void> {
+  const allocAt = GC_BTREE_ORDER.indexOf(BTREE_ID_alloc);
+  for (const [i, id] of GC_BTREE_ORDER.entries()) {
+    if (i === allocAt) {
+      hooks.takeOver?.();
+      hooks.beforeAlloc?.();
+    }
+    if ((i < allocAt && hooks.takeOver) || id >= g.fs.roots.length) continue;
     g.btree = btreeName(id);
     await gcBtreeInit(g, marker, id);
   }

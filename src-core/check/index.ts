@@ -16,22 +16,39 @@ import { Gc } from './context.js';
 import { gcBtrees } from './gc.js';
 import { gcDone } from './gc-done.js';
 import { readSkippedLeaves } from './leaves.js';
-import { InodeFeed, runFsckPasses } from '../fsck/index.js';
+import { gcLeftUnfixed, InodeFeed, runFsckPasses } from '../fsck/index.js';
 import { Marker, markSuperblocks } from './mark.js';
 import { readBtreeRoots } from './recovery.js';
+import type { CheckReuse } from './reuse.js';
 import { CheckAborted } from './findings.js';
 import type { CheckOptions, CheckResult, GcState } from './result.js';
 import { recordedFsUsage, type FsUsage } from './usage.js';
 
 export * from './findings.js';
 export * from './result.js';
+export type { WrittenRange } from './reuse.js';
 
 export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): Promise<CheckResult> {
+  const prev = opts.since?.check.reuse;
+  if (prev?.coversOnlyAllocNodes(opts.since!.writes)) {
+    const r = await runCheck(fs, opts, prev);
+    if (r) return r;
+  }
+  return (await runCheck(fs, opts, undefined))!;
+}
+
+/**
+ * One check; with `prev`, taking over what the alloc nodes rewritten since it cannot change (reuse.ts), or
+ * undefined as soon as an input of those parts differs (the caller then checks in full).
+ */
+async function runCheck(fs: Filesystem, opts: CheckOptions, prev: CheckReuse | undefined): Promise<CheckResult | undefined> {
   const g = new Gc(fs, opts);
+  const keep = g.keep;
   const t0 = performance.now();
   let aborted = false;
   let recordedFs: FsUsage | undefined;
   const devUsage = new Map<number, { gc: DevUsage; recorded: DevUsage }>();
+  const fsckToo = opts.readAllLeaves !== false;
   try {
     g.out.stage = 'recovery';
     if (fs.sbRead.usedBackup) {
@@ -41,13 +58,19 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
     readBtreeRoots(g);
     g.progress('alloc');
     await readAllocInfo(g);
+    if (prev && !prev.sameAllocInputs(g)) return undefined;
+    keep?.saveAllocInputs(g);
     for (const d of g.devs) d?.startGc();
     g.out.stage = 'gc';
     markSuperblocks(g);
     // check_inodes' table, built from the inodes leaves gc reads anyway
-    if (opts.readAllLeaves !== false) g.inodeFeed = new InodeFeed(fs, g.recorded.nrInodes);
+    if (fsckToo && !prev) g.inodeFeed = new InodeFeed(fs, g.recorded.nrInodes);
+    keep?.startWalks(g);
     g.progress('btrees');
-    await gcBtrees(g, new Marker(g));
+    await gcBtrees(g, new Marker(g), {
+      ...(prev ? { takeOver: () => prev.adoptWalks(g) } : {}),
+      ...(keep ? { beforeAlloc: () => keep.saveBeforeAllocWalk(g) } : {}),
+    });
     g.progress('gc_done');
     recordedFs = finishUsage(g, devUsage);
     gcDone(
@@ -57,16 +80,24 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
       },
       g.out,
     );
-    if (opts.readAllLeaves !== false) {
+    if (fsckToo) {
+      const gcUnfixed = gcLeftUnfixed(g.out.items);
       g.out.stage = 'fsck';
-      g.progress('leaves');
-      await readSkippedLeaves(g);
-      // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
-      await runFsckPasses(fs, g.out, {
-        token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes, ...(g.inodeFeed ? { inodeFeed: g.inodeFeed } : {}),
-        onPass: (pass) => g.progress('fsck', pass),
-      });
+      keep?.startFsck(g);
+      if (prev) {
+        if (!prev.adoptFsck(g, gcUnfixed)) return undefined;
+      } else {
+        g.progress('leaves');
+        await readSkippedLeaves(g);
+        // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
+        await runFsckPasses(fs, g.out, {
+          token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes, ...(g.inodeFeed ? { inodeFeed: g.inodeFeed } : {}),
+          onPass: (pass) => g.progress('fsck', pass),
+        });
+      }
+      keep?.saveFsck(g, gcUnfixed);
     }
+    if (prev && keep) prev.carryNodes(keep);
     g.progress('done');
   } catch (e) {
     if (e instanceof CheckAborted) aborted = true;
@@ -93,6 +124,8 @@ export async function checkFilesystem(fs: Filesystem, opts: CheckOptions = {}): 
       buckets: g.devs.reduce((n, d) => n + (d ? d.nbuckets : 0), 0),
       ms: performance.now() - t0,
     },
+    ...(keep && !aborted ? { reuse: keep } : {}),
+    ...(opts.since ? { reused: prev !== undefined } : {}),
   };
 }
 

@@ -6,6 +6,7 @@ import type { Policy } from '../problems.js';
 import type { DevBuckets, DevUsage } from './buckets.js';
 import type { Finding } from './findings.js';
 import type { ReplicasTable } from './replicas.js';
+import type { CheckReuse, WrittenRange } from './reuse.js';
 import type { CheckStats } from './stats.js';
 import type { FsUsage, RecordedUsage } from './usage.js';
 
@@ -57,6 +58,10 @@ export interface CheckResult {
   /** things the checker could not examine, in words */
   limitations: string[];
   gc: GcState;
+  /** with CheckOptions.reusable: what a check after a few rewritten nodes can take over (reuse.ts) */
+  reuse?: CheckReuse;
+  /** with CheckOptions.since: whether this check took over parts of that one */
+  reused?: boolean;
 }
 
 export interface CheckOptions {
@@ -72,4 +77,12 @@ export interface CheckOptions {
   readAllLeaves?: boolean;
   /** how reports are decided (default 'check', as fsck -n) */
   policy?: Policy;
+  /** keep what a later check of this filesystem with a few nodes rewritten can take over (CheckResult.reuse) */
+  reusable?: boolean;
+  /**
+   * a check of this filesystem before `writes` were laid over it (made with reusable): where the writes
+   * cannot have changed a part's inputs, that part's results are taken over (reuse.ts); the findings are
+   * those a full check gives
+   */
+  since?: { check: CheckResult; writes: readonly WrittenRange[] };
 }

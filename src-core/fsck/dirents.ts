@@ -153,6 +153,11 @@ function reportHash(ctx: FsckContext, btreeId: number, t: KeyTable, row: number,
 const METADATA_VERSION_INODE_BACKPOINTERS = 13;
 /** gc errors that leave BCH_FS_INITIAL_GC_UNFIXED set under -n (btree_gc.c) */
 const GC_UNFIXED_CLASSES: ReadonlySet<string> = new Set(['topology_min_key', 'topology_max_key', 'btree_node_unreadable']);
+
+/** BCH_FS_INITIAL_GC_UNFIXED: the one fact of mark and sweep's findings the fsck passes depend on (check_dirents stops on it). */
+export function gcLeftUnfixed(items: readonly { stage: string; class: string }[]): boolean {
+  return items.some((f) => f.stage === 'gc' && GC_UNFIXED_CLASSES.has(f.class));
+}
 const STOP = new Error('check_dirents stopped');
 
 /** A backpointer check whose dirent lies later in the btree: resolved when the pass has seen it. */
@@ -282,7 +287,7 @@ export function checkDirents(ctx: FsckContext): void {
       }
       // an inode without a backpointer gets this dirent as its backpointer (fsck -n makes this update in memory)
       if ((inodes.dirHi[target]! | inodes.dirLo[target]! | inodes.dirOffHi[target]! | inodes.dirOffLo[target]!) === 0) {
-        gcUnfixed ??= ctx.out.items.some((f) => f.stage === 'gc' && GC_UNFIXED_CLASSES.has(f.class));
+        gcUnfixed ??= gcLeftUnfixed(ctx.out.items);
         if (gcUnfixed) {
           ctx.limitations.push(
             `bcachefs 2021's fsck stops in check_dirents at the dirent ${keyLoc('dirents', t, row)}: giving inode ` +

@@ -19,6 +19,7 @@ import { checkRoot } from './root.js';
 
 export { FsckContext } from './context.js';
 export { InodeFeed } from './inodes.js';
+export { gcLeftUnfixed } from './dirents.js';
 export { FSCK_CLASSES, FSCK_PASSES, isFsckClass, type FsckClass } from './classes.js';
 
 export interface FsckPassOptions {

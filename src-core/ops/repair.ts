@@ -3,7 +3,7 @@
 import { checkFilesystem, type Finding } from '../check/index.js';
 import { Filesystem } from '../btree/fs.js';
 import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
-import { DeviceError } from '../device/index.js';
+import { DeviceError, type BlockReader } from '../device/index.js';
 import { JournalError, openRepairSession, planFromJson, planToJson, type ApplyProgress, type FixPlanJson } from '../journal/index.js';
 import { planRepair as planRounds, type PlanProgress, type RepairPlan, type Unresolved } from '../repair/pipeline.js';
 import { Overlay } from '../repair/overlay.js';
@@ -123,6 +123,13 @@ export interface ApplyOutcome {
   skipped: string[];
   cancelled: boolean;
   after: Finding[];
+  /**
+   * where `after` comes from: 'check', a check of the disk after the writes; or 'plan', when every planned
+   * fix was applied and the written bytes, read back, are the planned ones (writtenBytes of them): the disk
+   * then holds the state the plan's last check saw, and that check stands
+   */
+  afterFrom: 'check' | 'plan';
+  writtenBytes: number;
   /** the plan's reasons for what it could not fix */
   unresolved: Unresolved[];
 }
@@ -183,14 +190,19 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
       }
       const r = plan.cancelled ? { applied: [], cancelled: true } : s.applyAll(chosen, { token, ...(req.onProgress ? { onProgress: req.onProgress } : {}) });
       s.dev.dropPrefetch();
-      const afterFs = new Filesystem(s.dev);
-      const after = await checkFilesystem(afterFs, { devName });
-      s.recordCheck('after', after.findings, { findings: after.findings.length });
+      const whole = !req.fixes && !r.cancelled && r.applied.length === plan.fixes.length && chosen.every((f, i) => f === plan.fixes[i]);
+      const verified = whole ? writtenAsPlanned(s.dev, chosen) : undefined;
+      const after = verified !== undefined
+        ? { findings: plan.unresolved.map((u) => u.finding) }
+        : await checkFilesystem(new Filesystem(s.dev), { devName });
+      const afterFrom = verified !== undefined ? 'plan' : 'check';
+      s.recordCheck('after', after.findings, { findings: after.findings.length, from: afterFrom, ...(verified !== undefined ? { bytesReadBack: verified } : {}) });
       return {
         device: s.dev.path, session: s.session.id, recovered: s.recovered.messages, before: plan.before,
         applied: r.applied.map((n, i) => ({ id: chosen[i]!.id, fix: n })),
         skipped: plan.fixes.filter((f) => !chosenIds.has(f.id) && !f.alternatives.some((a) => chosenIds.has(a.id))).map((f) => f.id),
-        cancelled: r.cancelled, after: after.findings, unresolved: plan.unresolved,
+        cancelled: r.cancelled, after: after.findings, afterFrom, writtenBytes: chosen.slice(0, r.applied.length).reduce((n, f) => n + f.writes.reduce((m, w) => m + w.new.length, 0), 0),
+        unresolved: plan.unresolved,
       };
     } finally {
       s.close();
@@ -198,3 +210,22 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
   });
 }
 
+/**
+ * Reads back every range the fixes wrote; returns how many bytes when the device holds at each what the plan
+ * left there (a write's bytes, with those of later writes over the same bytes laid on top), else undefined.
+ */
+function writtenAsPlanned(dev: BlockReader, fixes: readonly RepairFix[]): number | undefined {
+  const writes = fixes.flatMap((f) => f.writes);
+  let bytes = 0;
+  for (const [i, w] of writes.entries()) {
+    const want = Buffer.from(w.new);
+    for (const later of writes.slice(i + 1)) {
+      const from = Math.max(w.offset, later.offset);
+      const to = Math.min(w.offset + want.length, later.offset + later.new.length);
+      if (from < to) want.set(later.new.subarray(from - later.offset, to - later.offset), from - w.offset);
+    }
+    if (!Buffer.from(dev.read(w.offset, want.length)).equals(want)) return undefined;
+    bytes += want.length;
+  }
+  return bytes;
+}

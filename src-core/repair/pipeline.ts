@@ -5,7 +5,7 @@
 import { NEVER_CANCELLED, type CancellationToken } from '../base/cancellation.js';
 import { Filesystem } from '../btree/fs.js';
 import type { BlockReader } from '../btree/reader.js';
-import { checkFilesystem, type CheckResult, type Finding } from '../check/index.js';
+import { checkFilesystem, type CheckResult, type Finding, type WrittenRange } from '../check/index.js';
 import { freeBuckets, type BucketAlloc } from '../format/buckets.js';
 import { rangesOverlap } from '../journal/plan.js';
 import { PLANNERS } from './index.js';
@@ -60,9 +60,10 @@ export async function planRepair(dev: BlockReader, opts: PlanOptions = {}): Prom
   const claimed = new Map<number, Set<number>>();
   let round = 0;
   const progress = (step: string, findings: number): void => opts.onProgress?.({ round, step, findings, fixes: fixes.length });
-  const check = async (fs: Filesystem): Promise<CheckResult> => {
+  // each round's check takes over from the one before what the round's writes cannot have changed (check/reuse.ts)
+  const check = async (fs: Filesystem, since?: { check: CheckResult; writes: readonly WrittenRange[] }): Promise<CheckResult> => {
     progress('check', 0);
-    return checkFilesystem(fs, { token, ...(opts.devName ? { devName: opts.devName } : {}) });
+    return checkFilesystem(fs, { token, reusable: true, ...(since ? { since } : {}), ...(opts.devName ? { devName: opts.devName } : {}) });
   };
   let fs = new Filesystem(overlay);
   let state = await check(fs);
@@ -98,7 +99,7 @@ export async function planRepair(dev: BlockReader, opts: PlanOptions = {}): Prom
       continue;
     }
     fs = new Filesystem(overlay);
-    const next = await check(fs);
+    const next = await check(fs, { check: state, writes: planned.flatMap((f) => f.writes.map((w) => ({ offset: w.offset, length: w.new.length }))) });
     if (next.aborted) {
       cancelled = true;
       overlay.reset(mark);
