@@ -1,7 +1,8 @@
 // Unreachable inodes (inode_unreachable): linked into /lost+found under their inode number, as bcachefs's
 // reattach_inode does. The new dirent goes at its name's hash in lost+found (linear probing past taken
 // slots, src-core/fsck/str-hash.ts); the inode's backpointer is set to it, and a directory adds a link to
-// lost+found. Creating a missing lost+found is not done here (the plan says so).
+// lost+found. All of a round's unreachable inodes are one fix; dirents that do not fit in lost+found's leaf
+// split it (insert.ts). Creating a missing lost+found is not done here (the plan says so).
 import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
 import { U32_MAX } from '../format/bpos.js';
@@ -12,12 +13,15 @@ import { BCACHEFS_ROOT_INO } from '../fsck/context.js';
 import { DT_DIR, modeToType } from '../fsck/inode-table.js';
 import { inodeStrHashType, StrHash } from '../fsck/str-hash.js';
 import { pathsOf } from '../fsck/paths.js';
-import { EditsByNode, readNodeAtSector } from './edit.js';
-import { leafFor, leafKeysAt } from './fs-keys.js';
+import { EditsByNode } from './edit.js';
+import { leafKeysAt } from './fs-keys.js';
+import { insertKeys, type NewKey } from './insert.js';
 import type { PlanContext, RepairFix } from './types.js';
 
 const F_NLINK = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_nlink');
 const TWO32 = 4294967296n;
+/** the title names this many inodes, then says how many more */
+const WORDS_SHOWN = 20;
 
 /** lost+found's inode number (a directory named so in the root), or undefined. */
 function lostAndFound(fs: Filesystem): bigint | undefined {
@@ -63,6 +67,7 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
   hash.setInfo(inodeStrHashType(h.flags), Number(h.hashSeed >> 32n), Number(h.hashSeed & 0xffff_ffffn));
   const { taken, names } = dirSlots(fs, lf);
   const edits = new EditsByNode(fs);
+  const dirents: NewKey[] = [];
   const done: Finding[] = [];
   const words: string[] = [];
   const evidence: string[] = [];
@@ -84,20 +89,14 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
     hash.dirent(bytes, 0, bytes.length);
     let offset = BigInt(hash.hi) * TWO32 + BigInt(hash.lo);
     while (taken.has(offset)) offset++;
-    const pos = { inode: lf, offset, snapshot: U32_MAX };
-    const sector = leafFor(fs, BTREE_ID_dirents, pos);
-    if (sector === undefined) {
-      ctx.noRepair(f.id, `no readable dirents leaf holds ${lf}:${offset}`);
-      continue;
-    }
     taken.add(offset);
     names.add(name);
     const type = modeToType(u.mode);
-    const node = readNodeAtSector(fs, BTREE_ID_dirents, 0, sector);
-    edits.at(BTREE_ID_dirents, 0, sector).add(
-      { kind: 'insert', bset: node.bsets.length - 1, fields: { type: KEY_TYPE_dirent, needsWhiteout: false, pos, size: 0, versionHi: 0, versionLo: 0n }, value: encodeDirent(inum, type, bytes) },
-      { field: `dirent ${lf}:${offset}`, before: '(none)', after: `${name} -> ${inum} type ${type}` },
-    );
+    dirents.push({
+      fields: { type: KEY_TYPE_dirent, needsWhiteout: false, pos: { inode: lf, offset, snapshot: U32_MAX }, size: 0, versionHi: 0, versionLo: 0n },
+      value: encodeDirent(inum, type, bytes),
+      change: { field: `dirent ${lf}:${offset}`, before: '(none)', after: `${name} -> ${inum} type ${type}` },
+    });
     edits.at(BTREE_ID_inodes, 0, k.sector).add(
       { kind: 'value', keyOffset: k.keyOffset, value: withInodeFields(k.value, { bi_dir: lf, bi_dir_offset: offset }) },
       { field: `inode ${inum}: bi_dir:bi_dir_offset`, before: String(f.actual), after: `${lf}:${offset}` },
@@ -115,20 +114,19 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
       { field: `inode ${lf} (lost+found): bi_nlink`, before: String(had), after: String(had + subdirs) },
     );
   }
-  const title = `Reattach ${done.length} unreachable inode${done.length === 1 ? '' : 's'} under /lost+found: ${words.join(', ')}`;
-  let writes;
-  try {
-    writes = edits.all.map((e) => e.write(fs, title));
-  } catch (e) {
-    // the new dirents do not fit in lost+found's leaf: that needs a node split, which is not written yet
-    if (!(e instanceof RangeError)) throw e;
-    for (const f of done) ctx.noRepair(f.id, `lost+found's btree node has no room for ${done.length} more entries (${e.message}); splitting a node is not implemented yet`);
+  const ins = insertKeys(ctx, edits, BTREE_ID_dirents, dirents, `lost+found:${lf}`);
+  if (typeof ins === 'string') {
+    for (const f of done) ctx.noRepair(f.id, `its dirent cannot be added to /lost+found: ${ins}`);
     return [];
   }
+  const shown = words.length > WORDS_SHOWN ? [...words.slice(0, WORDS_SHOWN), `and ${words.length - WORDS_SHOWN} more`] : words;
+  const title = `Reattach ${done.length} unreachable inode${done.length === 1 ? '' : 's'} under /lost+found: ${shown.join(', ')}`;
+  const writes = [...ins.writes, ...edits.all.map((e) => e.write(fs, title))];
   const lfPath = pathsOf(fs, lf)[0]?.path ?? '/lost+found';
   return [{
-    id: `fs-reattach:${done.map((f) => f.location.inode).join('+')}`, title,
-    summary: `insert ${done.length} dirent${done.length === 1 ? '' : 's'} in ${lfPath} (inode ${lf}); set each inode's bi_dir:bi_dir_offset to its new dirent${subdirs ? `; lost+found bi_nlink +${subdirs}` : ''}`,
+    id: `fs-reattach:${done[0]!.location.inode}${done.length > 1 ? `+${done.length - 1}` : ''}`, title,
+    summary: `insert ${done.length} dirent${done.length === 1 ? '' : 's'} in ${lfPath} (inode ${lf}); set each inode's bi_dir:bi_dir_offset to its new dirent${subdirs ? `; lost+found bi_nlink +${subdirs}` : ''}`
+      + (ins.words.length ? `; ${ins.words.join('; ')} (new nodes in buckets ${ins.buckets.join(', ')}: their alloc keys and the usage are set by the fixes after this one)` : ''),
     resolves: done.map((f) => f.id), writes,
     evidence, lost: [], kept: done.map((f) => `inode ${f.location.inode} and its data, under a new name (its old name is not kept by any key)`),
     alternatives: [], dependsOn: [],
