@@ -28,6 +28,9 @@ import { KEY_TYPE_btree_ptr, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent, KEY_TYPE_re
 export const NODE_HEADER_BYTES = 136; // struct btree_node up to its first bset
 const BSET_BYTES = 24;
 
+/** The keys do not fit in one node: the caller splits them over more nodes (repair/insert.ts). */
+export class NodeFullError extends RangeError {}
+
 /** struct btree_node after its csum (the csum is computed over these and the first bset). */
 export interface NodeHeader {
   magic: bigint;
@@ -132,7 +135,7 @@ export function encodeNode(img: NodeImage, geo: NodeGeometry, base?: Uint8Array,
     const hdr = bsetHeaderOffset(off);
     const keysStart = hdr + BSET_BYTES;
     end = keysStart + b.keys.length;
-    if (end > geo.nodeBytes) throw new RangeError(`bset ${i} would end at byte ${end}, past the end of the ${geo.nodeBytes}-byte node`);
+    if (end > geo.nodeBytes) throw new NodeFullError(`bset ${i} would end at byte ${end}, past the end of the ${geo.nodeBytes}-byte node`);
     writeBsetHeader(out, hdr, { ...b.header, u64s: b.keys.length / 8 });
     out.set(b.keys, keysStart);
     writeChecksum(b.header.flags & 0xf, out, off, i === 0 ? 16 : off + 16, end);
@@ -219,10 +222,7 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
       for (const b of img.bsets) b.header.seq = e.seq;
       continue;
     }
-    if (e.kind === 'insert') {
-      insertKey(sets, e.bset, { off: -1, bytes: encodeKey(e.fields, e.value, fmt) }, e.fields.pos, fmt);
-      continue;
-    }
+    if (e.kind === 'insert') continue;
     const { set, idx } = find(e.keyOffset);
     const key = sets[set]![idx]!;
     if (e.kind === 'delete') {
@@ -239,6 +239,7 @@ export function rewriteNode(buf: Uint8Array, spans: readonly BsetSpan[], edits: 
     key.bytes = encodeKey(fields, value, fmt);
     if (e.kind === 'pos') checkOrder(sets[set]!, idx, fmt);
   }
+  insertKeys(sets, edits, fmt);
   // a later bset whose keys were all deleted goes (the first one holds the header and stays, even empty)
   for (let i = img.bsets.length - 1; i > 0; i--) {
     if (sets[i]!.length === 0) {
@@ -277,22 +278,41 @@ function checkOrder(keys: KeyBytes[], idx: number, fmt: BkeyFormat): void {
   }
 }
 
-/** Puts a key before the first key of the bset positioned after it. */
-function insertKey(sets: KeyBytes[][], bset: number, key: KeyBytes, pos: Bpos, fmt: BkeyFormat): void {
-  const keys = sets[bset];
-  if (!keys) throw new RangeError(`the node has no bset ${bset}`);
-  let at = keys.length;
-  for (let i = 0; i < keys.length; i++) {
-    const p = keyPos(keys[i], fmt);
-    if (!p) continue;
-    const c = bposCmp(p, pos);
-    if (c === 0) throw new RangeError(`bset ${bset} already holds a key at this position: edit or delete that key instead`);
-    if (c > 0) {
-      at = i;
-      break;
-    }
+/**
+ * The insert edits, each bset's at once (their positions sorted, the bset's decoded once): a key goes
+ * before the first key positioned after it; a whiteout (deleted key) at its position gives way to it.
+ */
+function insertKeys(sets: KeyBytes[][], edits: readonly NodeEdit[], fmt: BkeyFormat): void {
+  const bySet = new Map<number, { pos: Bpos; key: KeyBytes }[]>();
+  for (const e of edits) {
+    if (e.kind !== 'insert') continue;
+    if (!sets[e.bset]) throw new RangeError(`the node has no bset ${e.bset}`);
+    const l = bySet.get(e.bset) ?? [];
+    l.push({ pos: e.fields.pos, key: { off: -1, bytes: encodeKey(e.fields, e.value, fmt) } });
+    bySet.set(e.bset, l);
   }
-  keys.splice(at, 0, key);
+  for (const [bset, adds] of bySet) {
+    adds.sort((a, b) => bposCmp(a.pos, b.pos));
+    for (let i = 1; i < adds.length; i++) {
+      if (bposCmp(adds[i - 1]!.pos, adds[i]!.pos) === 0) throw new RangeError(`two keys to insert in bset ${bset} have the same position`);
+    }
+    const keys = sets[bset]!;
+    const out: KeyBytes[] = [];
+    let a = 0;
+    for (const k of keys) {
+      const t = decodeOne(k.bytes, fmt);
+      const p = t?.pos(0);
+      while (p && a < adds.length && bposCmp(adds[a]!.pos, p) < 0) out.push(adds[a++]!.key);
+      if (t && p && a < adds.length && bposCmp(adds[a]!.pos, p) === 0) {
+        if (!t.whiteout(0)) throw new RangeError(`bset ${bset} already holds a key at this position: edit or delete that key instead`);
+        out.push(adds[a++]!.key); // the whiteout goes, the new key takes its place
+        continue;
+      }
+      out.push(k);
+    }
+    while (a < adds.length) out.push(adds[a++]!.key);
+    sets[bset] = out;
+  }
 }
 
 /**

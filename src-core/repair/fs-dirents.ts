@@ -95,7 +95,7 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
     }
     const dir = pathsOf(fs, BigInt(p.inode))[0]?.path ?? `<inode ${p.inode}>`;
     const path = `${dir === '/' ? '' : dir}/${bytesToText(direntName(k.value))}`;
-    const rebuilt = recreateInode(fs, f, k, path, []);
+    const rebuilt = recreateInode(ctx, f, k, path, []);
     const remove = removeDirent(fs, f, k);
     if (typeof rebuilt === 'string') {
       out.push({ ...remove, evidence: [...remove.evidence, `not rebuilt: ${rebuilt}`] });

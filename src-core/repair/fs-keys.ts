@@ -1,8 +1,7 @@
 // Finding the leaf key an fsck-pass finding is about: those findings name keys by position (the fsck passes
 // walk keys, not nodes), so the repair looks the key up again in the btree as it reads now (over the overlay).
 import type { Filesystem } from '../btree/fs.js';
-import { BtreeWalk, forEachKey } from '../btree/fs.js';
-import { bposCmp, type Bpos } from '../format/bpos.js';
+import { forEachKey } from '../btree/fs.js';
 import type { BtreeNode } from '../btree/node.js';
 import { bkeyValToText } from '../format/print.js';
 
@@ -38,14 +37,4 @@ export function leafKeysAt(fs: Filesystem, btreeId: number, wanted: readonly [bi
     node = n;
   });
   return out;
-}
-
-/** The sector of the readable leaf whose range holds `pos` (where a new key at `pos` goes). */
-export function leafFor(fs: Filesystem, btreeId: number, pos: Bpos): number | undefined {
-  const w = new BtreeWalk(fs, btreeId);
-  for (let s = w.next(); s; s = w.next()) {
-    if (s.repeat || s.node.level !== 0 || !s.node.readable) continue;
-    if (bposCmp(s.node.minKey, pos) <= 0 && bposCmp(pos, s.node.maxKey) <= 0) return s.node.sector;
-  }
-  return undefined;
 }

@@ -1,23 +1,35 @@
 // Unreachable inodes (inode_unreachable): linked into /lost+found under their inode number, as bcachefs's
 // reattach_inode does. The new dirent goes at its name's hash in lost+found (linear probing past taken
 // slots, src-core/fsck/str-hash.ts); the inode's backpointer is set to it, and a directory adds a link to
-// lost+found. Creating a missing lost+found is not done here (the plan says so).
+// lost+found. All of a round's unreachable inodes are one fix; dirents that do not fit in lost+found's leaf
+// split it (insert.ts). Without a /lost+found the same fix creates it, as fsck.c's lookup_lostfound does: a
+// directory of mode 0700 in the root (a new inode number past every one in use, the root's hash type, the
+// root's mtime for its times: the time of the repair would make a plan differ from run to run), and the root
+// gains a link.
+import { createHash } from 'node:crypto';
 import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
 import { U32_MAX } from '../format/bpos.js';
-import { encodeDirent, inodeHeader, withInodeFields } from '../format/encode-value.js';
-import { BTREE_ID_dirents, BTREE_ID_inodes, KEY_TYPE_dirent } from '../format/names.js';
+import { encodeDirent, encodeInode, inodeHeader, withInodeFields } from '../format/encode-value.js';
+import { BTREE_ID_dirents, BTREE_ID_extents, BTREE_ID_inodes, BTREE_ID_xattrs, KEY_TYPE_dirent, KEY_TYPE_inode } from '../format/names.js';
 import { BCH_INODE_FIELDS, bytesToText, direntName, inodeUnpack } from '../format/values.js';
 import { BCACHEFS_ROOT_INO } from '../fsck/context.js';
 import { DT_DIR, modeToType } from '../fsck/inode-table.js';
 import { inodeStrHashType, StrHash } from '../fsck/str-hash.js';
 import { pathsOf } from '../fsck/paths.js';
-import { EditsByNode, readNodeAtSector } from './edit.js';
-import { leafFor, leafKeysAt } from './fs-keys.js';
+import { EditsByNode } from './edit.js';
+import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { insertKeys, type Inserted, type NewKey } from './insert.js';
 import type { PlanContext, RepairFix } from './types.js';
 
-const F_NLINK = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_nlink');
+const field = (name: string): number => BCH_INODE_FIELDS.findIndex(([n]) => n === name);
+const F_NLINK = field('bi_nlink');
+/** bi_flags' str_hash type (INODE_STR_HASH, bits 20..23): lost+found takes the root's */
+const STR_HASH_BITS = 0xf << 20;
+const LOST_FOUND = new TextEncoder().encode('lost+found');
 const TWO32 = 4294967296n;
+/** the title names this many inodes, then says how many more */
+const WORDS_SHOWN = 20;
 
 /** lost+found's inode number (a directory named so in the root), or undefined. */
 function lostAndFound(fs: Filesystem): bigint | undefined {
@@ -44,25 +56,101 @@ function dirSlots(fs: Filesystem, dir: bigint): { taken: Set<bigint>; names: Set
   return { taken, names };
 }
 
+/** A directory's name hash (bch2_hash_info_init) from its inode's hash seed and flags. */
+function dirHash(seed: bigint, flags: number): StrHash {
+  const hash = new StrHash();
+  hash.setInfo(inodeStrHashType(flags), Number(seed >> 32n), Number(seed & 0xffff_ffffn));
+  return hash;
+}
+
+/** Where `name` goes in a directory: its hash, then the first free offset after it. */
+function slotFor(hash: StrHash, taken: Set<bigint>, name: Uint8Array): bigint {
+  hash.dirent(name, 0, name.length);
+  let offset = BigInt(hash.hi) * TWO32 + BigInt(hash.lo);
+  while (taken.has(offset)) offset++;
+  taken.add(offset);
+  return offset;
+}
+
+/** One past the highest inode number any key uses (an inode, a dirent's target, an extent's or xattr's owner). */
+function nextInodeNumber(fs: Filesystem): bigint {
+  let max = BigInt(BCACHEFS_ROOT_INO);
+  const seen = (v: bigint): void => {
+    if (v > max) max = v;
+  };
+  forEachKey(fs, BTREE_ID_inodes, (t, row) => seen(BigInt(t.offsetHi[row]!) * TWO32 + BigInt(t.offsetLo[row]!)));
+  for (const id of [BTREE_ID_extents, BTREE_ID_xattrs]) forEachKey(fs, id, (t, row) => seen(BigInt(t.inodeHi[row]!) * TWO32 + BigInt(t.inodeLo[row]!)));
+  forEachKey(fs, BTREE_ID_dirents, (t, row) => {
+    if (t.type[row] === KEY_TYPE_dirent) seen(new DataView(t.value(row).buffer, t.value(row).byteOffset).getBigUint64(0, true));
+  });
+  return max + 1n;
+}
+
+/** lost+found as the fix sees it: the directory there is, or the one it creates. */
+interface LostFound {
+  inum: bigint;
+  hash: StrHash;
+  nlink: bigint;
+  /** its inode key; undefined when this fix creates it */
+  key?: LeafKey;
+  /** the fix creates it: its inode (bi_nlink still to add), its dirent in the root, the root's link count */
+  create?: { seed: bigint; flags: number; fields: bigint[]; dirent: NewKey };
+}
+
+/** lost+found to be created in the root, or why it cannot be. */
+function newLostFound(fs: Filesystem, edits: EditsByNode): LostFound | string {
+  const root = leafKeysAt(fs, BTREE_ID_inodes, [[0n, BigInt(BCACHEFS_ROOT_INO)]]).get(`0:${BCACHEFS_ROOT_INO}`);
+  const ru = root && inodeUnpack(root.value);
+  if (!root || !ru) return 'there is no /lost+found, and the root directory it would be created in cannot be read';
+  const { taken, names } = dirSlots(fs, BigInt(BCACHEFS_ROOT_INO));
+  if (names.has('lost+found')) return 'the root has an entry named lost+found that is not a directory';
+  const rh = inodeHeader(root.value);
+  const inum = nextInodeNumber(fs);
+  const offset = slotFor(dirHash(rh.hashSeed, rh.flags), taken, LOST_FOUND);
+  const seed = createHash('sha256').update(`lost+found:${inum}:${rh.hashSeed}`).digest().readBigUInt64LE(0);
+  const fields = BCH_INODE_FIELDS.map(() => 0n);
+  for (const t of ['bi_atime', 'bi_ctime', 'bi_mtime', 'bi_otime']) fields[field(t)] = ru.fields[field('bi_mtime')]!;
+  fields[field('bi_dir')] = BigInt(BCACHEFS_ROOT_INO);
+  fields[field('bi_dir_offset')] = offset;
+  const rootLinks = ru.fields[F_NLINK]!;
+  edits.at(BTREE_ID_inodes, 0, root.sector).add(
+    { kind: 'value', keyOffset: root.keyOffset, value: withInodeFields(root.value, { bi_nlink: rootLinks + 1n }) },
+    { field: `inode ${BCACHEFS_ROOT_INO} (/): bi_nlink`, before: String(rootLinks), after: String(rootLinks + 1n) },
+  );
+  return {
+    inum, hash: dirHash(seed, rh.flags & STR_HASH_BITS), nlink: 0n,
+    create: {
+      seed, flags: rh.flags & STR_HASH_BITS, fields,
+      dirent: {
+        fields: { type: KEY_TYPE_dirent, needsWhiteout: false, pos: { inode: BigInt(BCACHEFS_ROOT_INO), offset, snapshot: U32_MAX }, size: 0, versionHi: 0, versionLo: 0n },
+        value: encodeDirent(inum, DT_DIR, LOST_FOUND),
+        change: { field: `dirent ${BCACHEFS_ROOT_INO}:${offset}`, before: '(none)', after: `lost+found -> ${inum} type ${DT_DIR}` },
+      },
+    },
+  };
+}
+
 export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]): RepairFix[] {
   const fs = ctx.fs;
-  const lf = lostAndFound(fs);
-  if (lf === undefined) {
-    for (const f of unreachable) ctx.noRepair(f.id, 'there is no /lost+found, and creating it is not implemented yet');
-    return [];
-  }
-  const inodes = leafKeysAt(fs, BTREE_ID_inodes, [[0n, lf], ...unreachable.map((f): [bigint, bigint] => [0n, BigInt(f.location.inode!)])]);
-  const lfKey = inodes.get(`0:${lf}`);
-  const lfInode = lfKey && inodeUnpack(lfKey.value);
-  if (!lfKey || !lfInode) {
-    for (const f of unreachable) ctx.noRepair(f.id, `the lost+found inode ${lf} cannot be read`);
-    return [];
-  }
-  const h = inodeHeader(lfKey.value);
-  const hash = new StrHash();
-  hash.setInfo(inodeStrHashType(h.flags), Number(h.hashSeed >> 32n), Number(h.hashSeed & 0xffff_ffffn));
-  const { taken, names } = dirSlots(fs, lf);
   const edits = new EditsByNode(fs);
+  const found = lostAndFound(fs);
+  let lfo: LostFound | string;
+  if (found === undefined) lfo = newLostFound(fs, edits);
+  else {
+    const key = leafKeysAt(fs, BTREE_ID_inodes, [[0n, found]]).get(`0:${found}`);
+    const u = key && inodeUnpack(key.value);
+    const h = key && inodeHeader(key.value);
+    lfo = key && u && h ? { inum: found, hash: dirHash(h.hashSeed, h.flags), nlink: u.fields[F_NLINK]!, key } : `the lost+found inode ${found} cannot be read`;
+  }
+  if (typeof lfo === 'string') {
+    for (const f of unreachable) ctx.noRepair(f.id, lfo);
+    return [];
+  }
+  const lfd = lfo;
+  const lf = lfd.inum;
+  const inodes = leafKeysAt(fs, BTREE_ID_inodes, unreachable.map((f): [bigint, bigint] => [0n, BigInt(f.location.inode!)]));
+  const { taken, names } = found === undefined ? { taken: new Set<bigint>(), names: new Set<string>() } : dirSlots(fs, lf);
+  const dirents: NewKey[] = [];
   const done: Finding[] = [];
   const words: string[] = [];
   const evidence: string[] = [];
@@ -81,23 +169,14 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
       continue;
     }
     const bytes = new TextEncoder().encode(name);
-    hash.dirent(bytes, 0, bytes.length);
-    let offset = BigInt(hash.hi) * TWO32 + BigInt(hash.lo);
-    while (taken.has(offset)) offset++;
-    const pos = { inode: lf, offset, snapshot: U32_MAX };
-    const sector = leafFor(fs, BTREE_ID_dirents, pos);
-    if (sector === undefined) {
-      ctx.noRepair(f.id, `no readable dirents leaf holds ${lf}:${offset}`);
-      continue;
-    }
-    taken.add(offset);
+    const offset = slotFor(lfd.hash, taken, bytes);
     names.add(name);
     const type = modeToType(u.mode);
-    const node = readNodeAtSector(fs, BTREE_ID_dirents, 0, sector);
-    edits.at(BTREE_ID_dirents, 0, sector).add(
-      { kind: 'insert', bset: node.bsets.length - 1, fields: { type: KEY_TYPE_dirent, needsWhiteout: false, pos, size: 0, versionHi: 0, versionLo: 0n }, value: encodeDirent(inum, type, bytes) },
-      { field: `dirent ${lf}:${offset}`, before: '(none)', after: `${name} -> ${inum} type ${type}` },
-    );
+    dirents.push({
+      fields: { type: KEY_TYPE_dirent, needsWhiteout: false, pos: { inode: lf, offset, snapshot: U32_MAX }, size: 0, versionHi: 0, versionLo: 0n },
+      value: encodeDirent(inum, type, bytes),
+      change: { field: `dirent ${lf}:${offset}`, before: '(none)', after: `${name} -> ${inum} type ${type}` },
+    });
     edits.at(BTREE_ID_inodes, 0, k.sector).add(
       { kind: 'value', keyOffset: k.keyOffset, value: withInodeFields(k.value, { bi_dir: lf, bi_dir_offset: offset }) },
       { field: `inode ${inum}: bi_dir:bi_dir_offset`, before: String(f.actual), after: `${lf}:${offset}` },
@@ -108,29 +187,46 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
     evidence.push(`inode ${inum} (type ${type}): no dirent reaches it; its backpointer ${String(f.actual)} names no dirent pointing back`);
   }
   if (!done.length) return [];
-  if (subdirs) {
-    const had = lfInode.fields[F_NLINK]!;
-    edits.at(BTREE_ID_inodes, 0, lfKey.sector).add(
-      { kind: 'value', keyOffset: lfKey.keyOffset, value: withInodeFields(lfKey.value, { bi_nlink: had + subdirs }) },
-      { field: `inode ${lf} (lost+found): bi_nlink`, before: String(had), after: String(had + subdirs) },
+  const c = lfd.create;
+  const inserted: Inserted[] = [];
+  if (c) {
+    c.fields[F_NLINK] = subdirs;
+    const value = encodeInode({ hashSeed: c.seed, flags: c.flags, mode: 0o40700, fields: c.fields });
+    const lfIns = insertKeys(ctx, edits, BTREE_ID_inodes, [{
+      fields: { type: KEY_TYPE_inode, needsWhiteout: false, pos: { inode: 0n, offset: lf, snapshot: U32_MAX }, size: 0, versionHi: 0, versionLo: 0n }, value,
+      change: { field: `inode 0:${lf}`, before: '(none)', after: `lost+found: mode 40700, nlink ${subdirs}, backpointer ${BCACHEFS_ROOT_INO}:${c.dirent.fields.pos.offset}` },
+    }], `lost+found:${lf}`);
+    if (typeof lfIns === 'string') {
+      for (const f of done) ctx.noRepair(f.id, `/lost+found cannot be created: ${lfIns}`);
+      return [];
+    }
+    inserted.push(lfIns);
+    dirents.push(c.dirent);
+  } else if (subdirs) {
+    const key = lfd.key!;
+    edits.at(BTREE_ID_inodes, 0, key.sector).add(
+      { kind: 'value', keyOffset: key.keyOffset, value: withInodeFields(key.value, { bi_nlink: lfd.nlink + subdirs }) },
+      { field: `inode ${lf} (lost+found): bi_nlink`, before: String(lfd.nlink), after: String(lfd.nlink + subdirs) },
     );
   }
-  const title = `Reattach ${done.length} unreachable inode${done.length === 1 ? '' : 's'} under /lost+found: ${words.join(', ')}`;
-  let writes;
-  try {
-    writes = edits.all.map((e) => e.write(fs, title));
-  } catch (e) {
-    // the new dirents do not fit in lost+found's leaf: that needs a node split, which is not written yet
-    if (!(e instanceof RangeError)) throw e;
-    for (const f of done) ctx.noRepair(f.id, `lost+found's btree node has no room for ${done.length} more entries (${e.message}); splitting a node is not implemented yet`);
+  const ins = insertKeys(ctx, edits, BTREE_ID_dirents, dirents, `lost+found:${lf}`);
+  if (typeof ins === 'string') {
+    for (const f of done) ctx.noRepair(f.id, `its dirent cannot be added to /lost+found: ${ins}`);
     return [];
   }
-  const lfPath = pathsOf(fs, lf)[0]?.path ?? '/lost+found';
+  inserted.push(ins);
+  const splits = inserted.flatMap((i) => i.words);
+  const shown = words.length > WORDS_SHOWN ? [...words.slice(0, WORDS_SHOWN), `and ${words.length - WORDS_SHOWN} more`] : words;
+  const title = `${c ? `Create /lost+found (inode ${lf}) and reattach` : 'Reattach'} ${done.length} unreachable inode${done.length === 1 ? '' : 's'} under /lost+found: ${shown.join(', ')}`;
+  const writes = [...inserted.flatMap((i) => i.writes), ...edits.all.map((e) => e.write(fs, title))];
+  const lfPath = c ? '/lost+found' : pathsOf(fs, lf)[0]?.path ?? '/lost+found';
   return [{
-    id: `fs-reattach:${done.map((f) => f.location.inode).join('+')}`, title,
-    summary: `insert ${done.length} dirent${done.length === 1 ? '' : 's'} in ${lfPath} (inode ${lf}); set each inode's bi_dir:bi_dir_offset to its new dirent${subdirs ? `; lost+found bi_nlink +${subdirs}` : ''}`,
+    id: `fs-reattach:${done[0]!.location.inode}${done.length > 1 ? `+${done.length - 1}` : ''}`, title,
+    summary: (c ? `insert inodes key 0:${lf} (lost+found, mode 40700) and its dirent ${BCACHEFS_ROOT_INO}:${c.dirent.fields.pos.offset} in /; / bi_nlink +1; ` : '')
+      + `insert ${done.length} dirent${done.length === 1 ? '' : 's'} in ${lfPath} (inode ${lf}); set each inode's bi_dir:bi_dir_offset to its new dirent${subdirs ? `; lost+found bi_nlink +${subdirs}` : ''}`
+      + (splits.length ? `; ${splits.join('; ')} (new nodes in buckets ${inserted.flatMap((i) => i.buckets).join(', ')}: their alloc keys and the usage are set by the fixes after this one)` : ''),
     resolves: done.map((f) => f.id), writes,
-    evidence, lost: [], kept: done.map((f) => `inode ${f.location.inode} and its data, under a new name (its old name is not kept by any key)`),
+    evidence: c ? [`the root has no directory named lost+found: it is created as fsck.c's lookup_lostfound creates it (mode 0700)`, ...evidence] : evidence, lost: [], kept: done.map((f) => `inode ${f.location.inode} and its data, under a new name (its old name is not kept by any key)`),
     alternatives: [], dependsOn: [],
   }];
 }

@@ -12,9 +12,10 @@ import {
   KEY_TYPE_reflink_p, KEY_TYPE_reflink_v, KEY_TYPE_reservation,
 } from '../format/names.js';
 import { BCH_INODE_FIELDS, inodeUnpack } from '../format/values.js';
-import { EditsByNode, readNodeAtSector } from './edit.js';
-import { leafFor, leafKeysAt, type LeafKey } from './fs-keys.js';
-import type { RepairFix } from './types.js';
+import { EditsByNode } from './edit.js';
+import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { insertKeys } from './insert.js';
+import type { PlanContext, RepairFix } from './types.js';
 
 const ALLOCATION_TYPES = (1 << KEY_TYPE_extent) | (1 << KEY_TYPE_reservation) | (1 << KEY_TYPE_reflink_p) | (1 << KEY_TYPE_reflink_v)
   | (1 << KEY_TYPE_inline_data) | (1 << KEY_TYPE_indirect_inline_data);
@@ -56,7 +57,8 @@ function hasXattrs(fs: Filesystem, inum: bigint): boolean {
  * The fix that recreates inode `inum` named by the dirent `k` (in directory `dir`, shown as `path`), or a
  * string saying why it cannot be rebuilt from what is left.
  */
-export function recreateInode(fs: Filesystem, f: Finding, k: LeafKey, path: string, also: Finding[]): RepairFix | string {
+export function recreateInode(ctx: PlanContext, f: Finding, k: LeafKey, path: string, also: Finding[]): RepairFix | string {
+  const fs = ctx.fs;
   const p = f.location.key!.pos;
   const inum = BigInt(f.location.inode!);
   const dtype = k.value[8]!;
@@ -67,8 +69,6 @@ export function recreateInode(fs: Filesystem, f: Finding, k: LeafKey, path: stri
   const dir = dirKey && inodeUnpack(dirKey.value);
   if (!dirKey || !dir) return `the directory inode ${p.inode} cannot be read`;
   const pos: Bpos = { inode: 0n, offset: inum, snapshot: U32_MAX };
-  const sector = leafFor(fs, BTREE_ID_inodes, pos);
-  if (sector === undefined) return `no readable inodes leaf holds position 0:${inum}`;
   const ext = extentsOf(fs, inum);
   const fields = BCH_INODE_FIELDS.map(() => 0n);
   const mtime = dir.fields[field('bi_mtime')]!;
@@ -80,17 +80,18 @@ export function recreateInode(fs: Filesystem, f: Finding, k: LeafKey, path: stri
   const h = inodeHeader(dirKey.value);
   // the new inode's hash seed only hashes its own xattrs, and it has none
   const value = encodeInode({ hashSeed: h.hashSeed ^ inum, flags: h.flags & STR_HASH_BITS, mode, fields });
-  const node = readNodeAtSector(fs, BTREE_ID_inodes, 0, sector);
   const edits = new EditsByNode(fs);
-  edits.at(BTREE_ID_inodes, 0, sector).add(
-    { kind: 'insert', bset: node.bsets.length - 1, fields: { type: KEY_TYPE_inode, needsWhiteout: false, pos, size: 0, versionHi: 0, versionLo: 0n }, value },
-    { field: `inode 0:${inum}`, before: '(none)', after: `mode ${mode.toString(8)}, size ${ext.end * 512n}, sectors ${ext.sectors}, nlink 1, backpointer ${p.inode}:${p.offset}` },
-  );
+  const ins = insertKeys(ctx, edits, BTREE_ID_inodes, [{
+    fields: { type: KEY_TYPE_inode, needsWhiteout: false, pos, size: 0, versionHi: 0, versionLo: 0n }, value,
+    change: { field: `inode 0:${inum}`, before: '(none)', after: `mode ${mode.toString(8)}, size ${ext.end * 512n}, sectors ${ext.sectors}, nlink 1, backpointer ${p.inode}:${p.offset}` },
+  }], `recreate:${inum}`);
+  if (typeof ins === 'string') return ins;
   const title = `Recreate ${path} (inode ${inum}) from its dirent and its ${ext.count} extent${ext.count === 1 ? '' : 's'}: ${ext.end * 512n} bytes`;
   return {
     id: `fs-recreate:${inum}`, title,
-    summary: `insert inodes key 0:${inum}: mode ${mode.toString(8)}, bi_size ${ext.end * 512n}, bi_sectors ${ext.sectors}, bi_nlink 0 (one link), bi_dir ${p.inode}, bi_dir_offset ${p.offset}`,
-    resolves: [f.id, ...also.map((a) => a.id)], writes: edits.all.map((e) => e.write(fs, title)),
+    summary: `insert inodes key 0:${inum}: mode ${mode.toString(8)}, bi_size ${ext.end * 512n}, bi_sectors ${ext.sectors}, bi_nlink 0 (one link), bi_dir ${p.inode}, bi_dir_offset ${p.offset}`
+      + (ins.words.length ? `; ${ins.words.join('; ')} (new nodes in buckets ${ins.buckets.join(', ')})` : ''),
+    resolves: [f.id, ...also.map((a) => a.id)], writes: [...ins.writes, ...edits.all.map((e) => e.write(fs, title))],
     evidence: [
       `the dirent ${k.text} names inode ${inum}, which is not in the inodes btree`,
       `${ext.count} extent${ext.count === 1 ? '' : 's'} of inode ${inum} end at sector ${ext.end} and allocate ${ext.sectors} sectors`,
