@@ -171,6 +171,11 @@ test('gen-future-b2: bucket map and hex view, review, accept, apply, clean, undo
   const step = (n: number, name: string) => shot(page, `gen-${n}-${name}`);
   await openAndCheck(page, img);
   await expect(page.getByTestId('problems-summary')).toContainText('1 problem explaining 7 findings');
+  // the file it puts at risk, by path, and the data its findings name
+  const risk = page.getByTestId('problem').first().getByTestId('at-risk');
+  await expect(risk.getByTestId('at-risk-file')).toHaveCount(1);
+  await expect(risk.getByTestId('at-risk-file')).toContainText(/^\/dir0013\/.*\/f000943_x+\.dat \(inode 5061\)$/);
+  await expect(risk.getByTestId('at-risk-data')).toHaveText('Data: 4 KiB (8 sectors) in the extents the findings name.');
   await step(1, 'problems');
   await page.getByTestId('finding').filter({ hasText: 'bucket 0:115 · gen' }).click();
   await expect(page.getByTestId('fsck-message')).toHaveText('bucket 0:115 data type user ptr gen in the future: 2 > 1, not fixing');
@@ -208,6 +213,10 @@ test('zeronode-extents-b2: what is lost and what comes back from the older copy,
   await openAndCheck(page, img);
   // the check alone groups by node and bucket: the lost leaf, and the buckets whose usage it no longer explains
   await expect(page.getByTestId('problems-summary')).toContainText('14 problems explaining 29 findings (grouped by the node or bucket they are about)');
+  // the two files whose extents the leaf held; how much of their data it held cannot be read
+  const risk = page.getByTestId('problem').first().getByTestId('at-risk');
+  await expect(risk.getByTestId('at-risk-file')).toHaveText(['/big00.bin (inode 5118)', '/sparse00.bin (inode 5119)']);
+  await expect(risk.getByTestId('at-risk-data')).toHaveText('Data: not known from the findings (the files with keys in 5118:8121:0 .. 5119:5400:U32_MAX).');
   await step(1, 'problems');
   await page.getByTestId('finding').first().click();
   await expect(page.getByTestId('fsck-message')).toContainText('Unreadable btree node at btree extents level 0:');
