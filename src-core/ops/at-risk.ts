@@ -7,9 +7,11 @@
 import type { Filesystem } from '../btree/fs.js';
 import { forEachKey } from '../btree/fs.js';
 import type { Finding } from '../check/findings.js';
+import { filesystemOf, type Disk } from './disk.js';
+import { groupFindings } from './grouping.js';
 import { PathResolver } from '../fsck/paths.js';
 import { BTREE_ID_inodes, KEY_TYPE_inode } from '../format/names.js';
-import type { AtRisk, Problem } from './ui-types.js';
+import type { AtRisk, FixRef, Problem } from './ui-types.js';
 
 /** btrees whose keys belong to an inode: the inode is the key's inode field (the inodes btree: its offset) */
 const FILE_BTREES = new Set(['extents', 'inodes', 'dirents', 'xattrs']);
@@ -108,4 +110,9 @@ export function withAtRisk(fs: Filesystem, findings: readonly Finding[], problem
     };
     return { ...p, atRisk };
   });
+}
+
+/** The findings of a check of `disk` grouped into problems (by the plan's fixes, if given), each with what it puts at risk. */
+export function problemsOf(disk: Disk, findings: readonly Finding[], fixes: readonly FixRef[] = []): Problem[] {
+  return withAtRisk(filesystemOf(disk), findings, groupFindings(findings, fixes));
 }

@@ -1,7 +1,7 @@
 // One open disk and what the service does with it, through the operations layer (src-core/ops): the
 // same orchestration as the CLI's. Runs inside the service's session worker (session-worker.ts); usable
 // in-process too (tests).
-import { Disk, OpsError, btreeOverview, checkDisk, groupFindings, withAtRisk, type CancellationToken, type Checker } from '../ops/index.js';
+import { Disk, OpsError, btreeOverview, checkDisk, problemsOf, type CancellationToken, type Checker } from '../ops/index.js';
 import { filesystemOf } from '../ops/disk.js';
 import { bucketMap, hexRequestFor, hexView, keyRangeMap } from '../ops/pictures.js';
 import type { GcState } from '../check/result.js';
@@ -63,7 +63,7 @@ export class Session {
     const disk = this.need();
     const c = this.lastCheck;
     if (!c) return { checkId: null, status: null, findings: [], problems: [], limitations: [], classes: this.classes };
-    c.problems ??= withAtRisk(filesystemOf(disk), c.findings, groupFindings(c.findings));
+    c.problems ??= problemsOf(disk, c.findings);
     return { checkId: c.checkId, status: c.status, findings: c.findings, problems: c.problems, limitations: c.limitations, classes: this.classes };
   }
 
