@@ -8,7 +8,9 @@ import { JournalError, openRepairSession, planFromJson, planToJson, type ApplyPr
 import { planRepair as planRounds, type PlanProgress, type RepairPlan, type Unresolved } from '../repair/pipeline.js';
 import { Overlay } from '../repair/overlay.js';
 import type { RepairFix } from '../repair/types.js';
+import { withAtRisk } from './at-risk.js';
 import { Disk, filesystemOf, OpsError } from './disk.js';
+import { groupFindings } from './grouping.js';
 import { TOOL_NAME, toolVersion } from './version.js';
 import type { JsonEnvelope } from './types.js';
 
@@ -174,7 +176,8 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
         plan = await planRounds(s.dev, { token, devName, ...(req.onPlanProgress ? { onProgress: req.onPlanProgress } : {}) });
         chosen = req.choose ? await req.choose(plan) : plan.fixes;
       }
-      s.recordCheck('before', plan.before, { findings: plan.before.length });
+      // the problems with the files and data each puts at risk, for the report
+      s.recordCheck('before', plan.before, { findings: plan.before.length, problems: withAtRisk(new Filesystem(s.dev), plan.before, groupFindings(plan.before, plan.fixes)) });
       const chosenIds = new Set(chosen.map((f) => f.id));
       for (const f of plan.fixes) {
         const alt = f.alternatives.find((a) => chosenIds.has(a.id));
@@ -185,7 +188,7 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
       s.dev.dropPrefetch();
       const afterFs = new Filesystem(s.dev);
       const after = await checkFilesystem(afterFs, { devName });
-      s.recordCheck('after', after.findings, { findings: after.findings.length });
+      s.recordCheck('after', after.findings, { findings: after.findings.length, problems: withAtRisk(afterFs, after.findings, groupFindings(after.findings)) });
       return {
         device: s.dev.path, session: s.session.id, recovered: s.recovered.messages, before: plan.before,
         applied: r.applied.map((n, i) => ({ id: chosen[i]!.id, fix: n })),

@@ -135,7 +135,7 @@ test('gap-extents-b2: key-range map, review, accept, apply, clean, undo, HTML re
 });
 
 /** Review's one fix accepted → apply (write mode confirmed) → the check after is clean → undo → HTML report. */
-async function applyUndoReport(page: Page, img: string, step: (n: number, name: string) => Promise<void>, o: { findings: number; fixTitle: string }): Promise<void> {
+async function applyUndoReport(page: Page, img: string, step: (n: number, name: string) => Promise<void>, o: { findings: number; fixTitle: string; fileAtRisk: string }): Promise<void> {
   await page.getByTestId('go-apply').click();
   await expect(page.getByTestId('apply-device')).toHaveText(img);
   await expect(page.getByTestId('apply-now')).toBeDisabled();
@@ -162,7 +162,10 @@ async function applyUndoReport(page: Page, img: string, step: (n: number, name: 
   await page.getByTestId('export').click();
   await expect(page.getByTestId('report-written')).toContainText(out);
   expect(readFileSync(out, 'utf8')).toContain(o.fixTitle.replace(/'/g, '&#39;'));
-  await expect(page.frameLocator('[data-testid="report-frame"]').locator('body')).toContainText(o.fixTitle);
+  const report = page.frameLocator('[data-testid="report-frame"]');
+  await expect(report.locator('body')).toContainText(o.fixTitle);
+  // the check before the repair: its problems, with the files they put at risk
+  await expect(report.locator('table.problems').first()).toContainText(o.fileAtRisk);
   await step(9, 'report');
 }
 
@@ -204,7 +207,7 @@ test('gen-future-b2: bucket map and hex view, review, accept, apply, clean, undo
   await expect(fix).toContainText("bcachefs 2021's repair: raises the bucket's gen to the pointer's");
   await expect(fix.getByTestId('accept')).toBeChecked();
   await step(4, 'review');
-  await applyUndoReport(page, img, step, { findings: 7, fixTitle: "Set the gen of 1 pointer into bucket 0:115 to the bucket's gen 1" });
+  await applyUndoReport(page, img, step, { findings: 7, fixTitle: "Set the gen of 1 pointer into bucket 0:115 to the bucket's gen 1", fileAtRisk: '/f000943_xxxxxxxxx.dat (inode 5061)' });
 });
 
 test('zeronode-extents-b2: what is lost and what comes back from the older copy, apply, clean, undo, HTML report', async ({ page }) => {
@@ -251,5 +254,5 @@ test('zeronode-extents-b2: what is lost and what comes back from the older copy,
   await expect(page.getByTestId('problems-summary')).toContainText('1 problem explaining 29 findings (grouped by the fix that resolves them)');
   await step(5, 'problems-by-fix');
   await page.getByTestId('step-review').click();
-  await applyUndoReport(page, img, step, { findings: 29, fixTitle: title });
+  await applyUndoReport(page, img, step, { findings: 29, fixTitle: title, fileAtRisk: '/big00.bin (inode 5118)' });
 });
