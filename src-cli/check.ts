@@ -1,5 +1,5 @@
 // bcachefs-repair check DEV [--json] [--progress]
-import { Disk, checkDisk, groupFindings, type CheckProgress, type Finding } from '../src-core/ops/index.js';
+import { Disk, checkDisk, problemsOf, type CheckProgress, type Finding, type Problem } from '../src-core/ops/index.js';
 import { EXIT_CANCELED, EXIT_ERRORS_UNCORRECTED, EXIT_OK, type Command } from './command.js';
 import { cancelOnSigint } from './sigint.js';
 
@@ -19,6 +19,21 @@ function findingText(f: Finding): string {
   if (f.expected !== undefined || f.actual !== undefined) lines.push(`    expected ${f.expected ?? '-'}, found ${f.actual ?? '-'}`);
   lines.push(`    why: ${f.explanation}`, `    bcachefs's repair: ${f.repair.description}`);
   if (f.known_2021_shortfall) lines.push(`    careful: ${f.known_2021_shortfall}`);
+  return lines.join('\n');
+}
+
+/** A problem for a person: what, how many findings, the files and data it puts at risk. */
+function problemText(p: Problem, i: number): string {
+  const lines = [`${i + 1}. ${p.title}: ${plural(p.findings.length, 'finding')}`];
+  const r = p.atRisk;
+  if (r) {
+    const files = r.files.map((f) => `${f.paths[0] ?? '(no name)'} (inode ${f.inode}${f.paths.length > 1 ? `, also ${f.paths.slice(1).join(', ')}` : ''})`);
+    if (r.moreFiles) files.push(`and ${plural(r.moreFiles, 'more file')}`);
+    if (files.length) lines.push(`   files at risk: ${files.join(', ')}`);
+    lines.push(r.sectors === null
+      ? `   data at risk: not known from the findings${r.range ? ` (the files with keys in ${r.range})` : ''}`
+      : `   data at risk: ${plural(r.sectors, 'sector')} (${r.sectors * 512} bytes) in the extents the findings name`);
+  }
   return lines.join('\n');
 }
 
@@ -52,11 +67,17 @@ export const check: Command = {
       const notes = disk.info().notes;
       const counts = { error: 0, warning: 0, info: 0 };
       for (const f of r.findings) counts[f.severity]++;
+      const problems = problemsOf(disk, r.findings);
       if (values.json) {
-        out.line(JSON.stringify({ ...disk.envelope(), findings: r.findings, problems: groupFindings(r.findings), stats: r.stats, aborted: r.aborted, limitations: r.limitations, notes }, null, 1));
+        out.line(JSON.stringify({ ...disk.envelope(), findings: r.findings, problems, stats: r.stats, aborted: r.aborted, limitations: r.limitations, notes }, null, 1));
       } else {
         for (const n of notes) out.err(`note: ${n}`);
         for (const f of r.findings) out.line(findingText(f) + '\n');
+        if (problems.length) {
+          out.line(`${plural(problems.length, 'problem')} explaining ${plural(r.findings.length, 'finding')}:`);
+          for (const [i, p] of problems.entries()) out.line(problemText(p, i));
+          out.line('');
+        }
         for (const l of r.limitations) out.line(`limitation: ${l}`);
         // true by construction: the disk is open read-only
         out.line(

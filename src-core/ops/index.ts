@@ -14,6 +14,7 @@ export { completePath, MAX_COMPLETIONS } from './complete.js';
 export { proposeWorkingCopy, makeWorkingCopy, defaultCopyFolder } from './working-copy.js';
 export type { Completion, CompletionEntry, WorkingCopy, WorkingCopyProposal } from './device-types.js';
 export { groupFindings, type FixRef, type Problem } from './grouping.js';
+export { problemsOf, withAtRisk } from './at-risk.js';
 export {
   applyRepair, fixesFromDocument, planDocument, planRepair, selectFixes,
   type ApplyOutcome, type ApplyProgress, type ApplyRequest, type PlanDocument, type PlanProgress, type PlanRequest, type RepairFix, type RepairFixJson, type RepairPlan, type Unresolved,

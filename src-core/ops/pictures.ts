@@ -62,7 +62,7 @@ function childRows(fs: Filesystem, btreeId: number, level: number, ptrs: BtreePt
     };
     if (Math.abs(i - subject) <= 1) {
       const n = fs.readNodeAt(btreeId, level - 1, p);
-      if (n.buf.length) row.header = { min: bposToText(n.minKey), max: bposToText(n.maxKey) };
+      if (n.buf.length && n.readable) row.header = { min: bposToText(n.minKey), max: bposToText(n.maxKey) };
       if (n.liveCount > 0) {
         row.firstKey = bposToText(n.keys.pos(n.live[0]!));
         row.lastKey = bposToText(n.keys.pos(n.live[n.liveCount - 1]!));
@@ -79,22 +79,43 @@ function parseBpos(text: string | undefined, fallback: Bpos): Bpos {
   return { inode: BigInt(m[1]!), offset: BigInt(m[2]!), snapshot: m[3] === 'U32_MAX' ? 0xffff_ffff : Number(m[3]) };
 }
 
-/** The key-range map of a topology finding; null for other findings. */
+/** The node one level up whose pointers include the node at `sector` (null for a root). */
+function findParent(fs: Filesystem, btreeId: number, level: number, sector: number): { node: BtreeNode; children: BtreePtr[] } | null {
+  const w = new BtreeWalk(fs, btreeId, { depth: level + 1 });
+  for (let s = w.next(); s; s = w.next()) {
+    if (s.repeat || s.level !== level + 1) continue;
+    const children: BtreePtr[] = [];
+    for (let k = 0; k < s.keys.count; k++) {
+      const p = btreePtrFromKey(s.keys.table(k), s.keys.row(k));
+      if (p) children.push(p);
+    }
+    if (children.some((p) => p.ptrs[0]?.offset === sector)) return { node: s.node, children };
+  }
+  return null;
+}
+
+/**
+ * The key-range map of a topology finding; null for other findings. A finding about a node's children (a gap,
+ * an overlap) maps that node's children; one about the node itself (unreadable, empty: its pointer would be
+ * dropped) maps its parent's children, the node among them.
+ */
 export function keyRangeMap(fs: Filesystem, f: Finding): KeyRangeMap | null {
   if (!isTopologyFinding(f)) return null;
   const l = f.location;
-  const holder = l.node;
-  if (!holder) return null;
-  const found = findNode(fs, l.btree_id!, l.level!, holder.sector);
-  if (!found) throw new OpsError('NOT_FOUND', `The node at sector ${holder.sector} (${l.btree} level ${l.level}) was not found walking the btree; run the check again.`);
+  if (!l.node) return null;
+  const ofNode = f.repair.kind === 'drop_node_pointer';
+  const level = ofNode ? l.level! + 1 : l.level!;
+  const found = ofNode ? findParent(fs, l.btree_id!, l.level!, l.node.sector) : findNode(fs, l.btree_id!, level, l.node.sector);
+  if (!found && ofNode) return null; // a root has no parent to map
+  if (!found) throw new OpsError('NOT_FOUND', `The node at sector ${l.node.sector} (${l.btree} level ${l.level}) was not found walking the btree; run the check again.`);
   const { node, children } = found;
-  const childSector = l.child?.sector;
+  const childSector = ofNode ? l.node.sector : l.child?.sector;
   let subject = children.findIndex((p) => p.ptrs[0]?.offset === childSector);
   if (subject < 0) subject = 0;
   const mins = children.map((p, i) => p.minKey ?? (i === 0 ? node.minKey : bposSuccessor(children[i - 1]!.maxKey) ?? p.maxKey));
   const from = Math.max(0, subject - 4);
   const to = Math.min(children.length, subject + 5);
-  const rows = childRows(fs, l.btree_id!, l.level!, children, from, to, subject, mins);
+  const rows = childRows(fs, l.btree_id!, level, children, from, to, subject, mins);
 
   // after the repair: the key the finding's repair sets, on the subject child
   const params = f.repair.params;
@@ -124,7 +145,7 @@ export function keyRangeMap(fs: Filesystem, f: Finding): KeyRangeMap | null {
   }
   return {
     btree: l.btree ?? String(l.btree_id),
-    level: l.level!,
+    level,
     parent: { node: `${node.dev}:${node.sector}`, min: bposToText(node.minKey), max: bposToText(node.maxKey) },
     children: rows,
     hiddenBefore: from,
@@ -243,9 +264,14 @@ export function hexRequestFor(f: Finding): HexRequest | null {
   if ((k === 'set_node_min_key' || k === 'set_node_max_key') && l.child) {
     return { btreeId: l.btree_id, level: l.level - 1, dev: l.child.dev, sector: l.child.sector, focus: 32, damaged: [k === 'set_node_min_key' ? 'header.min_key' : 'header.max_key'] };
   }
-  if (l.node && l.key?.byte_offset !== undefined) {
+  if (l.node) {
+    // the node itself (unreadable, empty): its header; when it was unreadable for its magic, that is the field
+    // (a finding's key is then the parent's pointer to it, not a key of this node)
+    const magic = f.repair.kind !== 'drop_node_pointer' || /bad magic/.test(f.log_message ?? '');
+    if (f.repair.kind === 'drop_node_pointer' || l.key?.byte_offset === undefined) {
+      return { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector, focus: 0, damaged: magic ? ['header.magic'] : [] };
+    }
     return { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector, focus: l.key.byte_offset, damaged: [`key@${l.key.byte_offset}`] };
   }
-  if (l.node) return { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector, focus: 0, damaged: ['header.magic'] };
   return null;
 }

@@ -8,7 +8,9 @@ import { JournalError, openRepairSession, planFromJson, planToJson, type ApplyPr
 import { planRepair as planRounds, type PlanProgress, type RepairPlan, type Unresolved } from '../repair/pipeline.js';
 import { Overlay } from '../repair/overlay.js';
 import type { RepairFix } from '../repair/types.js';
+import { withAtRisk } from './at-risk.js';
 import { Disk, filesystemOf, OpsError } from './disk.js';
+import { groupFindings } from './grouping.js';
 import { TOOL_NAME, toolVersion } from './version.js';
 import type { JsonEnvelope } from './types.js';
 
@@ -181,7 +183,8 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
         plan = await planRounds(s.dev, { token, devName, ...(req.onPlanProgress ? { onProgress: req.onPlanProgress } : {}) });
         chosen = req.choose ? await req.choose(plan) : plan.fixes;
       }
-      s.recordCheck('before', plan.before, { findings: plan.before.length });
+      // the problems with the files and data each puts at risk, for the report
+      s.recordCheck('before', plan.before, { findings: plan.before.length, problems: withAtRisk(new Filesystem(s.dev), plan.before, groupFindings(plan.before, plan.fixes)) });
       const chosenIds = new Set(chosen.map((f) => f.id));
       for (const f of plan.fixes) {
         const alt = f.alternatives.find((a) => chosenIds.has(a.id));
@@ -192,11 +195,15 @@ export function applyRepair(req: ApplyRequest): Promise<ApplyOutcome> {
       s.dev.dropPrefetch();
       const whole = !req.fixes && !r.cancelled && r.applied.length === plan.fixes.length && chosen.every((f, i) => f === plan.fixes[i]);
       const verified = whole ? writtenAsPlanned(s.dev, chosen) : undefined;
+      const afterFs = new Filesystem(s.dev);
       const after = verified !== undefined
         ? { findings: plan.unresolved.map((u) => u.finding) }
-        : await checkFilesystem(new Filesystem(s.dev), { devName });
+        : await checkFilesystem(afterFs, { devName });
       const afterFrom = verified !== undefined ? 'plan' : 'check';
-      s.recordCheck('after', after.findings, { findings: after.findings.length, from: afterFrom, ...(verified !== undefined ? { bytesReadBack: verified } : {}) });
+      s.recordCheck('after', after.findings, {
+        findings: after.findings.length, from: afterFrom, ...(verified !== undefined ? { bytesReadBack: verified } : {}),
+        problems: withAtRisk(afterFs, after.findings, groupFindings(after.findings)),
+      });
       return {
         device: s.dev.path, session: s.session.id, recovered: s.recovered.messages, before: plan.before,
         applied: r.applied.map((n, i) => ({ id: chosen[i]!.id, fix: n })),

@@ -22,6 +22,20 @@ export interface Problem {
   classes: string[];
   /** its findings' ids, in check order */
   findings: string[];
+  /** the files and data it puts at risk (ops/at-risk.ts), when the disk was at hand to resolve them */
+  atRisk?: AtRisk;
+}
+
+/** What a problem puts at risk: the files it touches, by inode and path, and the file data its findings name. */
+export interface AtRisk {
+  /** inode numbers (exact decimals), each with its paths through the dirents ([]: no dirent names it) */
+  files: Array<{ inode: string; paths: string[] }>;
+  /** files beyond those listed */
+  moreFiles: number;
+  /** sectors of file data in the extents its findings name (each extent once); null when the findings do not say (a problem about a node: what it held, what a gap hides) */
+  sectors: number | null;
+  /** for a problem about a node: the key range the files were taken from */
+  range?: string;
 }
 
 /** What grouping needs of a fix (a RepairFix has these). */

@@ -50,9 +50,32 @@ function fixHtml(f: ReportFix): string {
 <ul>${events}</ul></div>`;
 }
 
+/** A problem as the repair recorded it in the check's summary (ops/at-risk.ts): what, its findings, the files and data at risk. */
+interface RecordedProblem {
+  title: string;
+  findings: string[];
+  atRisk?: { files: Array<{ inode: string; paths: string[] }>; moreFiles: number; sectors: number | null; range?: string };
+}
+
+function recordedProblems(summary: Record<string, unknown>): RecordedProblem[] {
+  const p = summary.problems;
+  return Array.isArray(p) ? p.filter((x): x is RecordedProblem => typeof x?.title === 'string' && Array.isArray(x.findings)) : [];
+}
+
+function problemsHtml(ps: RecordedProblem[]): string {
+  if (!ps.length) return '';
+  const rows = ps.map((p) => {
+    const r = p.atRisk;
+    const files = r ? [...r.files.map((f) => `<div><span class="mono">${escapeHtml(f.paths.join(', ') || '(no name)')}</span> (inode ${escapeHtml(f.inode)})</div>`), r.moreFiles ? `<div>and ${r.moreFiles} more</div>` : ''].join('') : '—';
+    const data = !r ? '—' : r.sectors === null ? `not known from the findings${r.range ? ` (keys in <span class="mono">${escapeHtml(r.range)}</span>)` : ''}` : `${r.sectors} sectors (${r.sectors * 512} bytes)`;
+    return `<tr><td>${escapeHtml(p.title)}</td><td>${p.findings.length}</td><td>${files}</td><td>${data}</td></tr>`;
+  });
+  return `<table class="problems"><thead><tr><th>problem</th><th>findings</th><th>files at risk</th><th>data at risk</th></tr></thead><tbody>${rows.join('')}</tbody></table>`;
+}
+
 function sessionHtml(s: ReportSession): string {
   const checks = s.checks.map((c) => `<h3>Check ${c.stage === 'before' ? 'before' : 'after'} repair (${escapeHtml(c.at)}): ${c.findings.length} finding${c.findings.length === 1 ? '' : 's'}</h3>
-${c.findings.length ? `<table><thead><tr><th>finding</th><th>severity</th><th>btree</th><th>what</th></tr></thead><tbody>${c.findings.map((f) => `<tr><td class="mono">${escapeHtml(f.id)}</td><td class="${escapeHtml(f.severity)}">${escapeHtml(f.severity)}</td><td>${escapeHtml(f.btree ?? '')}</td><td class="pre">${escapeHtml(f.message ?? f.class)}</td></tr>`).join('')}</tbody></table>` : '<p>Nothing found.</p>'}`).join('');
+${problemsHtml(recordedProblems(c.summary))}${c.findings.length ? `<table><thead><tr><th>finding</th><th>severity</th><th>btree</th><th>what</th></tr></thead><tbody>${c.findings.map((f) => `<tr><td class="mono">${escapeHtml(f.id)}</td><td class="${escapeHtml(f.severity)}">${escapeHtml(f.severity)}</td><td>${escapeHtml(f.btree ?? '')}</td><td class="pre">${escapeHtml(f.message ?? f.class)}</td></tr>`).join('')}</tbody></table>` : '<p>Nothing found.</p>'}`).join('');
   const decisions = s.decisions.length
     ? `<h3>Decisions</h3><table><thead><tr><th>when</th><th>fix</th><th>decision</th><th>note</th></tr></thead><tbody>${s.decisions.map((d) => `<tr><td>${escapeHtml(d.at)}</td><td class="mono">${escapeHtml(d.planId)}</td><td>${escapeHtml(d.decision)}${d.alternative ? `: ${escapeHtml(d.alternative)}` : ''}</td><td>${escapeHtml(d.note ?? '')}</td></tr>`).join('')}</tbody></table>`
     : '';

@@ -3,7 +3,7 @@
 // and report. Results are plain JSON (protocol.ts).
 import { readFileSync } from 'node:fs';
 import {
-  applyRepair, groupFindings, journalHistory, planDocument, planRepair, selectFixes, undoFixes, writeReport,
+  applyRepair, journalHistory, planDocument, planRepair, problemsOf, selectFixes, undoFixes, writeReport,
   type CancellationToken, type Disk, type RepairPlan,
 } from '../ops/index.js';
 import type { ApplyProgress, ApplyResult, HistoryResult, PlanProgress, PlanResult, ReportResult, UndoResult } from './protocol.js';
@@ -16,7 +16,7 @@ export async function planFor(disk: Disk, token: CancellationToken, onProgress: 
     fixes: doc.fixes as unknown as PlanResult['fixes'],
     unresolved: doc.unresolved as PlanResult['unresolved'],
     findings: plan.before,
-    problems: groupFindings(plan.before, plan.fixes),
+    problems: problemsOf(disk, plan.before, plan.fixes),
     rounds: plan.rounds,
     cancelled: plan.cancelled,
   };

@@ -4,13 +4,13 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { completePath, groupFindings, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
+import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
 import {
   PARAM_NAMES, PROTOCOL_VERSION, isMethod, type BtreesResult, type CheckDone, type ErrorInfo, type EventMessage,
-  type Finding, type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
+  type FindingsResult, type HelloResult, type OpenResult, type Request, type RequestId, type Response,
 } from './protocol.js';
 
 export interface ServiceOptions {
@@ -299,9 +299,10 @@ export class Service {
     if (!this.repairCancelled) Atomics.store(this.cancelFlag, 0, 0);
     const r = await this.toWorker({ op: 'repair', id: 0, method, params });
     if (method === 'apply' || method === 'undo') {
-      const after = (r as { after: Finding[] }).after;
       this.btreesCache = null;
-      this.last = { checkId: this.nextCheckId++, status: 'completed', findings: after, problems: groupFindings(after), limitations: [], classes: this.last?.classes ?? {} };
+      // the check after, as the worker grouped it (problems, files at risk)
+      const after = (await this.toWorker({ op: 'call', id: 0, method: 'findings' })) as FindingsResult;
+      this.last = { ...after, checkId: this.nextCheckId++, status: 'completed', limitations: [], classes: this.last?.classes ?? after.classes };
     }
     return r;
   }
@@ -358,10 +359,10 @@ export class Service {
     }
   }
 
-  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status' | 'problems'>): void {
+  private finishCheck(d: CheckDone, f: Omit<FindingsResult, 'checkId' | 'status'>): void {
     if (this.running?.cancelTimer) clearTimeout(this.running.cancelTimer);
     this.running = null;
-    this.last = { ...f, problems: groupFindings(f.findings), checkId: d.checkId, status: d.status };
+    this.last = { ...f, checkId: d.checkId, status: d.status };
     this.lastDone = d;
     this.opts.emit({ event: 'check.done', data: d });
     for (const w of this.idleWaiters.splice(0)) w();
@@ -393,7 +394,7 @@ export class Service {
         lost = `After stopping the check, ${reopen} could not be opened again: ${errorInfo(e).message}`;
       }
     }
-    this.finishCheck({ checkId, status: 'cancelled', elapsedMs, findings: 0, bySeverity: {}, notes, limitations: [] }, { findings: [], limitations: [], classes: {} });
+    this.finishCheck({ checkId, status: 'cancelled', elapsedMs, findings: 0, bySeverity: {}, notes, limitations: [] }, { findings: [], problems: [], limitations: [], classes: {} });
     if (lost) this.opts.emit({ event: 'session.closed', data: { message: lost } });
   }
 
@@ -409,7 +410,7 @@ export class Service {
     this.failPending(message);
     if (this.running) {
       const error: ErrorInfo = { code: 'INTERNAL', message };
-      this.finishCheck({ checkId: this.running.checkId, status: 'failed', elapsedMs: Date.now() - this.running.started, findings: 0, bySeverity: {}, error, notes: [], limitations: [] }, { findings: [], limitations: [], classes: {} });
+      this.finishCheck({ checkId: this.running.checkId, status: 'failed', elapsedMs: Date.now() - this.running.started, findings: 0, bySeverity: {}, error, notes: [], limitations: [] }, { findings: [], problems: [], limitations: [], classes: {} });
     }
     if (this.openInfo && !this.disposed) this.opts.emit({ event: 'session.closed', data: { message } });
     this.openInfo = null;

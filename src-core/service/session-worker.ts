@@ -10,14 +10,14 @@ import { history, report } from './repair-calls.js';
 
 export type ToWorker =
   | { op: 'repair'; id: number; method: 'plan' | 'apply' | 'undo' | 'history' | 'report'; params: Record<string, unknown> }
-  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'close' | 'picture.keyRange' | 'picture.buckets' | 'picture.hex'; params?: { path?: string; finding?: string; dev?: number; cells?: number } }
+  | { op: 'call'; id: number; method: 'open' | 'superblock' | 'btrees' | 'findings' | 'close' | 'picture.keyRange' | 'picture.buckets' | 'picture.hex'; params?: { path?: string; finding?: string; dev?: number; cells?: number } }
   | { op: 'check'; id: number; checkId: number };
 
 export type FromWorker =
   | { id: number; result: unknown }
   | { id: number; error: { message: string; code?: string } }
   | { event: 'check.progress' | 'plan.progress' | 'apply.progress'; data: unknown }
-  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status' | 'problems'> };
+  | { event: 'check.done'; data: CheckDone; findings: Omit<FindingsResult, 'checkId' | 'status'> };
 
 if (!parentPort) throw new Error('session-worker.ts must run as a worker thread');
 const port = parentPort;
@@ -41,12 +41,12 @@ port.on('message', (m: ToWorker) => {
     // start after the reply is on its way: a synchronous checker holds this thread until it is done
     setImmediate(async () => {
       const failed = (e: unknown): void =>
-        send({ event: 'check.done', data: { checkId: m.checkId, status: 'failed', elapsedMs: 0, findings: 0, bySeverity: {}, error: errorInfo(e), notes: [], limitations: [] }, findings: { findings: [], limitations: [], classes: {} } });
+        send({ event: 'check.done', data: { checkId: m.checkId, status: 'failed', elapsedMs: 0, findings: 0, bySeverity: {}, error: errorInfo(e), notes: [], limitations: [] }, findings: { findings: [], problems: [], limitations: [], classes: {} } });
       const checker = await loadChecker(data.checkerModule);
       if (!checker) return failed(new Error('the checker module could not be loaded'));
       session.check(m.checkId, { onProgress: (p) => send({ event: 'check.progress', data: p }), token }, checker).then((done) => {
-        const { findings, limitations, classes } = session.findings();
-        send({ event: 'check.done', data: done, findings: { findings, limitations, classes } });
+        const { findings, problems, limitations, classes } = session.findings();
+        send({ event: 'check.done', data: done, findings: { findings, problems, limitations, classes } });
       }, failed);
     });
     return;
@@ -62,6 +62,9 @@ port.on('message', (m: ToWorker) => {
         break;
       case 'btrees':
         result = session.btrees();
+        break;
+      case 'findings':
+        result = session.findings();
         break;
       case 'picture.keyRange':
         result = session.keyRange(m.params?.finding ?? '');

@@ -1,7 +1,7 @@
 // One open disk and what the service does with it, through the operations layer (src-core/ops): the
 // same orchestration as the CLI's. Runs inside the service's session worker (session-worker.ts); usable
 // in-process too (tests).
-import { Disk, OpsError, btreeOverview, checkDisk, type CancellationToken, type Checker } from '../ops/index.js';
+import { Disk, OpsError, btreeOverview, checkDisk, problemsOf, type CancellationToken, type Checker } from '../ops/index.js';
 import { filesystemOf } from '../ops/disk.js';
 import { bucketMap, hexRequestFor, hexView, keyRangeMap } from '../ops/pictures.js';
 import type { GcState } from '../check/result.js';
@@ -29,7 +29,7 @@ export interface CheckHooks {
 
 export class Session {
   private disk: Disk | null = null;
-  private lastCheck: { checkId: number; status: CheckStatus; findings: Finding[]; limitations: string[] } | null = null;
+  private lastCheck: { checkId: number; status: CheckStatus; findings: Finding[]; limitations: string[]; problems?: FindingsResult['problems'] } | null = null;
   private classes: Record<string, string> = {};
   private gc: GcState | null = null;
 
@@ -58,12 +58,13 @@ export class Session {
     return btreeOverview(this.need());
   }
 
-  findings(): Omit<FindingsResult, 'problems'> {
-    this.need();
+  /** The last check's findings, grouped into problems with the files and data each puts at risk (read from the disk once). */
+  findings(): FindingsResult {
+    const disk = this.need();
     const c = this.lastCheck;
-    return c
-      ? { checkId: c.checkId, status: c.status, findings: c.findings, limitations: c.limitations, classes: this.classes }
-      : { checkId: null, status: null, findings: [], limitations: [], classes: this.classes };
+    if (!c) return { checkId: null, status: null, findings: [], problems: [], limitations: [], classes: this.classes };
+    c.problems ??= problemsOf(disk, c.findings);
+    return { checkId: c.checkId, status: c.status, findings: c.findings, problems: c.problems, limitations: c.limitations, classes: this.classes };
   }
 
   async check(checkId: number, hooks: CheckHooks, checker: Checker): Promise<CheckDone> {

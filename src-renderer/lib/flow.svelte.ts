@@ -18,6 +18,11 @@ export function defaultJournal(path: string): string {
   return `${path.replace(/\.gz$/i, '')}.repair-journal`;
 }
 
+function sameFindings(a: readonly { id: string }[], b: readonly { id: string }[]): boolean {
+  const ids = new Set(a.map((x) => x.id));
+  return a.length === b.length && b.every((x) => ids.has(x.id));
+}
+
 export class Flow {
   plan = $state<PlanResult | null>(null);
   planning = $state(false);
@@ -99,6 +104,9 @@ export class Flow {
       const p = await this.app.transport.call('plan');
       this.plan = p;
       this.decisions = Object.fromEntries(p.fixes.map((f) => [f.id, 'accept']));
+      // the plan knows which fix resolves which findings: Problems groups the same findings by it from now on
+      const f = this.app.findings;
+      if (f && !p.cancelled && sameFindings(f.findings, p.findings)) this.app.findings = { ...f, problems: p.problems };
       this.journal ||= defaultJournal(this.path);
     } catch (e) {
       this.fail('The repair could not be planned', e);

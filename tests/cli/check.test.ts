@@ -56,6 +56,20 @@ describe('bcachefs-repair check', () => {
     expect(r.stderr).toMatch(/^progress: done: \d+ nodes, [\d.]+ MiB read 100%$/m);
   });
 
+  it('groups the findings into problems, each with the files and data it puts at risk, in the human output and in --json', () => {
+    const text = runCli(['check', fixturePath('gen-future-b2')]);
+    expect(text.status).toBe(4);
+    expect(text.stdout).toMatch(
+      /^1 problem explaining 7 findings:\n1\. Pointer gen newer than its bucket's gen \(extents level 0, bucket 0:115\): 7 findings\n {3}files at risk: \/dir0013\/\S*\/f000943_x+\.dat \(inode 5061\)\n {3}data at risk: 8 sectors \(4096 bytes\) in the extents the findings name$/m,
+    );
+    const j = JSON.parse(runCli(['check', fixturePath('zeronode-extents-b2'), '--json']).stdout) as { findings: { id: string }[]; problems: { findings: string[]; atRisk?: unknown }[] };
+    // the flat findings list stays; every finding is in one problem
+    expect(j.problems.flatMap((p) => p.findings).sort()).toEqual(j.findings.map((f) => f.id).sort());
+    expect(j.problems[0]!.atRisk).toEqual({
+      files: [{ inode: '5118', paths: ['/big00.bin'] }, { inode: '5119', paths: ['/sparse00.bin'] }], moreFiles: 0, sectors: null, range: '5118:8121:0 .. 5119:5400:U32_MAX',
+    });
+  });
+
   it('bad input is an operational error (8)', () => {
     const r = runCli(['check', '/nonexistent/image.img']);
     expect(r.status).toBe(8);

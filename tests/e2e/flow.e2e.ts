@@ -133,3 +133,126 @@ test('gap-extents-b2: key-range map, review, accept, apply, clean, undo, HTML re
   await expect(frame.locator('body')).toContainText('set min_key');
   await shot(page, 'flow-8-report');
 });
+
+/** Review's one fix accepted → apply (write mode confirmed) → the check after is clean → undo → HTML report. */
+async function applyUndoReport(page: Page, img: string, step: (n: number, name: string) => Promise<void>, o: { findings: number; fixTitle: string; fileAtRisk: string }): Promise<void> {
+  await page.getByTestId('go-apply').click();
+  await expect(page.getByTestId('apply-device')).toHaveText(img);
+  await expect(page.getByTestId('apply-now')).toBeDisabled();
+  await page.getByTestId('confirm-write').check();
+  await step(5, 'apply-confirm');
+  await page.getByTestId('apply-now').click();
+  await expect(page.getByTestId('history-fix')).toContainText('applied');
+  await expect(page.getByTestId('session').last()).toContainText('after the repair');
+  await expect(page.getByTestId('session').last()).toContainText('clean');
+  await expect(page.getByTestId('read-only')).toHaveText('Write mode');
+  await step(6, 'history');
+  await page.getByTestId('step-problems').click();
+  await expect(page.getByTestId('no-findings')).toBeVisible();
+  await step(7, 'clean');
+  await page.getByTestId('step-history').click();
+  await page.getByTestId('undo-fix').click();
+  await expect(page.getByTestId('undone')).toContainText(`The check after found ${o.findings} finding`);
+  await expect(page.getByTestId('history-fix')).not.toContainText('applied');
+  await step(8, 'undone');
+  await page.getByTestId('go-report').click();
+  await page.getByTestId('format-html').check();
+  const out = `${img}.report.html`;
+  await page.getByTestId('report-output').fill(out);
+  await page.getByTestId('export').click();
+  await expect(page.getByTestId('report-written')).toContainText(out);
+  expect(readFileSync(out, 'utf8')).toContain(o.fixTitle.replace(/'/g, '&#39;'));
+  const report = page.frameLocator('[data-testid="report-frame"]');
+  await expect(report.locator('body')).toContainText(o.fixTitle);
+  // the check before the repair: its problems, with the files they put at risk
+  await expect(report.locator('table.problems').first()).toContainText(o.fileAtRisk);
+  await step(9, 'report');
+}
+
+test('gen-future-b2: bucket map and hex view, review, accept, apply, clean, undo, HTML report', async ({ page }) => {
+  const img = copyOf('gen-future-b2');
+  const step = (n: number, name: string) => shot(page, `gen-${n}-${name}`);
+  await openAndCheck(page, img);
+  await expect(page.getByTestId('problems-summary')).toContainText('1 problem explaining 7 findings');
+  // the file it puts at risk, by path, and the data its findings name
+  const risk = page.getByTestId('problem').first().getByTestId('at-risk');
+  await expect(risk.getByTestId('at-risk-file')).toHaveCount(1);
+  await expect(risk.getByTestId('at-risk-file')).toContainText(/^\/dir0013\/.*\/f000943_x+\.dat \(inode 5061\)$/);
+  await expect(risk.getByTestId('at-risk-data')).toHaveText('Data: 4 KiB (8 sectors) in the extents the findings name.');
+  await step(1, 'problems');
+  await page.getByTestId('finding').filter({ hasText: 'bucket 0:115 · gen' }).click();
+  await expect(page.getByTestId('fsck-message')).toHaveText('bucket 0:115 data type user ptr gen in the future: 2 > 1, not fixing');
+  // the bucket map: the one bucket the findings are about, with its gen
+  const map = page.getByTestId('bucket-map');
+  await expect(map.locator('rect[data-flagged="true"]')).toHaveCount(1);
+  await page.getByTestId('bucket-flagged').first().click();
+  await expect(page.getByTestId('bucket-hover')).toContainText('bucket 115');
+  await expect(page.getByTestId('bucket-hover')).toContainText('gen 1');
+  await map.scrollIntoViewIfNeeded();
+  await step(2, 'bucket-map');
+  // the node holding the pointer, the key with the pointer marked as the damaged field
+  await page.getByText('Bytes of the node').click();
+  await expect(page.getByTestId('hex-view').locator('li.dmg')).toContainText('5061:8:U32_MAX');
+  await step(3, 'hex-view');
+
+  await page.getByTestId('go-review').click();
+  await expect(page.getByTestId('fix')).toHaveCount(1);
+  const fix = page.getByTestId('fix').first();
+  await expect(fix).toContainText("Set the gen of 1 pointer into bucket 0:115 to the bucket's gen 1");
+  await expect(fix.getByRole('row', { name: /ptr 0 gen/ })).toContainText(/2\s*→\s*1/);
+  await expect(fix).toContainText('Nothing is lost.');
+  // bcachefs 2021's way is the alternative, with its evidence
+  await expect(fix.getByTestId('alternative')).toHaveCount(1);
+  await fix.getByText(/Alternatives and their evidence/).click();
+  await expect(fix).toContainText("bcachefs 2021's repair: raises the bucket's gen to the pointer's");
+  await expect(fix.getByTestId('accept')).toBeChecked();
+  await step(4, 'review');
+  await applyUndoReport(page, img, step, { findings: 7, fixTitle: "Set the gen of 1 pointer into bucket 0:115 to the bucket's gen 1", fileAtRisk: '/f000943_xxxxxxxxx.dat (inode 5061)' });
+});
+
+test('zeronode-extents-b2: what is lost and what comes back from the older copy, apply, clean, undo, HTML report', async ({ page }) => {
+  const img = copyOf('zeronode-extents-b2');
+  const step = (n: number, name: string) => shot(page, `zeronode-${n}-${name}`);
+  await openAndCheck(page, img);
+  // the check alone groups by node and bucket: the lost leaf, and the buckets whose usage it no longer explains
+  await expect(page.getByTestId('problems-summary')).toContainText('14 problems explaining 29 findings (grouped by the node or bucket they are about)');
+  // the two files whose extents the leaf held; how much of their data it held cannot be read
+  const risk = page.getByTestId('problem').first().getByTestId('at-risk');
+  await expect(risk.getByTestId('at-risk-file')).toHaveText(['/big00.bin (inode 5118)', '/sparse00.bin (inode 5119)']);
+  await expect(risk.getByTestId('at-risk-data')).toHaveText('Data: not known from the findings (the files with keys in 5118:8121:0 .. 5119:5400:U32_MAX).');
+  await step(1, 'problems');
+  await page.getByTestId('finding').first().click();
+  await expect(page.getByTestId('fsck-message')).toContainText('Unreadable btree node at btree extents level 0:');
+  // the lost leaf among its parent's children
+  await expect(page.getByTestId('key-range-map')).toContainText('extents level 1 node 0:29312');
+  await expect(page.getByTestId('key-range-map')).toContainText('0:40832');
+  // the node's bytes: zeroes where a header should be, its magic marked
+  await page.getByText('Bytes of the node').click();
+  await expect(page.getByTestId('hex-view').locator('li.dmg')).toContainText('magic');
+  await step(2, 'hex-view');
+  await expect(page.getByTestId('bucket-map')).toBeVisible();
+  await page.getByTestId('bucket-map').scrollIntoViewIfNeeded();
+  await step(3, 'bucket-map');
+
+  await page.getByTestId('go-review').click();
+  await expect(page.getByTestId('fix')).toHaveCount(1);
+  const fix = page.getByTestId('fix').first();
+  const title = 'Restore the unreadable extents leaf at sector 40832 from older copies (339 keys)';
+  await expect(fix).toContainText(title);
+  // what comes back, and what cannot
+  await expect(fix).toContainText('339 keys of 5118:8121:0 .. 5119:5400:U32_MAX come back from older copies');
+  await expect(fix.locator('.lost').first()).toContainText('any key written to the lost node after journal seq 16');
+  // bcachefs 2021's way (drop the node) is the alternative, and says what it loses
+  await fix.getByText(/Alternatives and their evidence/).click();
+  await expect(fix).toContainText('Drop the unreadable extents node at sector 40832');
+  await expect(fix).toContainText('dropping it loses the 339 keys older copies still hold');
+  await expect(fix.getByTestId('alternative-lost')).toContainText('type extent 5118:8192:U32_MAX');
+  await expect(fix.getByTestId('accept')).toBeChecked();
+  await step(4, 'review');
+  // the plan knows the cause: one fix resolves all 29, and Problems now says so
+  await page.getByTestId('step-problems').click();
+  await expect(page.getByTestId('problems-summary')).toContainText('1 problem explaining 29 findings (grouped by the fix that resolves them)');
+  await step(5, 'problems-by-fix');
+  await page.getByTestId('step-review').click();
+  await applyUndoReport(page, img, step, { findings: 29, fixTitle: title, fileAtRisk: '/big00.bin (inode 5118)' });
+});

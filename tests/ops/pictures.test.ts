@@ -73,4 +73,27 @@ describe('pictures', () => {
       disk.close();
     }
   });
+  it('zeronode-extents-b2: the unreadable leaf among its parent\'s children, and its zeroed header with the bad magic marked', async () => {
+    const { disk, fs, r } = await checked('zeronode-extents-b2');
+    try {
+      const f = r.findings.find((x) => x.class === 'btree_node_unreadable')!;
+      const m = keyRangeMap(fs, f)!;
+      // the map is of the parent (level 1), the lost leaf one of its children, with no header of its own to show
+      expect(m.level).toBe(f.location.level! + 1);
+      const subject = m.children.find((c) => c.subject)!;
+      expect(subject.node).toBe(`${f.location.node!.dev}:${f.location.node!.sector}`);
+      expect(subject.max).toBe('5119:5400:U32_MAX');
+      expect(subject.header).toBeUndefined();
+      expect(subject.firstKey).toBeUndefined();
+
+      const v = hexView(fs, hexRequestFor(f)!);
+      expect(v.title).toContain(`${f.location.node!.dev}:${f.location.node!.sector}`);
+      expect(v.start).toBe(0);
+      expect(v.hex).toMatch(/^0+$/);
+      expect(v.fields.find((x) => x.name === 'header.magic')).toMatchObject({ value: '0x0', damaged: true });
+      expect(v.errors).toContain('bad magic');
+    } finally {
+      disk.close();
+    }
+  });
 });

@@ -73,6 +73,9 @@ describe('service on the bundled sample', () => {
     const printed = f.findings.filter((x) => x.fsck_message).map((x) => (x.fsck_disposition ? `${x.fsck_message}, ${x.fsck_disposition}` : x.fsck_message!));
     const expected = [...fsckErrors('gap-extents-b2'), ...fsckErrors('gen-future-b2')];
     expect([...printed].sort()).toEqual([...expected].sort());
+    // the two problems, each with the file it puts at risk (ops/at-risk.ts; tests/ops/at-risk.test.ts checks them against bcachefs list)
+    expect(f.problems.map((p) => p.atRisk?.files.map((x) => x.inode))).toEqual([['5119'], ['5061']]);
+    expect(f.problems.map((p) => p.atRisk?.sectors)).toEqual([null, 8]);
     // what the UI shows for each
     for (const x of f.findings) {
       expect(x.id).toBeTruthy();
