@@ -137,6 +137,38 @@ describe('crash at every step', () => {
     expect(outcomes.has('killed')).toBe(true);
   }, 240_000);
 
+  it('recovery killed after each of its steps: the next run finishes it, and undo --all gives the original back', () => {
+    const image = join(scratch.dir, 'recover.img');
+    const journal = join(scratch.dir, 'recover.journal');
+    const files = (p: string): string[] => [p, p + '-wal', p + '-shm'];
+    const keep = (from: string, to: string): void => files(from).forEach((f, i) => (existsSync(f) ? copyFileSync(f, files(to)[i]!) : rmSync(files(to)[i]!, { force: true })));
+    // a run killed inside its last fix: two fixes applied, the third started, its last write on the disk
+    copyFileSync(original, image);
+    freshJournal(journal);
+    expect(runChild('apply', image, journal, applySteps - 2).signal).toBe('SIGKILL');
+    copyFileSync(image, image + '.crashed');
+    keep(journal, journal + '.crashed');
+    const restore = (): void => {
+      copyFileSync(image + '.crashed', image);
+      keep(journal + '.crashed', journal);
+    };
+    keep(journal, journal + '.look');
+    const look = Journal.open(journal + '.look');
+    expect(look.fixes().map((f) => f.state)).toEqual(['applied', 'applied', 'started']);
+    look.close();
+    // the next run (an undo --all): session, the recovery's writes, sync and rolled-back event, then the undo
+    restore();
+    const steps = stepsOf(runChild('undo', image, journal));
+    expect(sha256File(image)).toBe(ORIGINAL);
+    expect(steps).toBeGreaterThan(1 + 3);
+    for (let k = 1; k < steps; k++) {
+      restore();
+      const r = runChild('undo', image, journal, k);
+      expect(r.signal, `step ${k}: ${r.stderr}`).toBe('SIGKILL');
+      recoverAndUndoAll(image, journal);
+    }
+  }, 240_000);
+
   it('undo --all killed after each step: recovery + undo --all give the original back', () => {
     const image = join(scratch.dir, 'undo.img');
     const journal = join(scratch.dir, 'undo.journal');

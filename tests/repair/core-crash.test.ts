@@ -7,34 +7,37 @@
 // A random kill can land before the journal exists, while planning, between the writes, or during the check
 // after. After every kill:
 //  - every byte that differs from the damaged image lies inside a write the journal recorded (no unrecorded write);
-//  - path "undo": `undo --all` (which recovers first) gives back the damaged image byte for byte (sha256), and a
+//  - path "undo": `undo --all` (which recovers first) gives back the damaged image byte for byte, and a
 //    second `repair -y` finishes;
 //  - path "repair": on a copy of the killed state, a fresh `repair -y` first rolls back a half-applied fix (and
-//    says so), then finishes; its journal's `undo --all` still gives back the damaged image;
+//    says so), then finishes; where the kill left a fix in the journal, its `undo --all` still gives back the
+//    damaged image;
 //  - both repaired disks are clean for our check and for the real bcachefs fsck -n, and both journals verify.
-// Nothing is sampled: the real fsck -n takes about 50 ms on these images, so it runs after every kill on both
-// paths. The decompressed fixture is shared by all kill points (sparse/reflink copies, cp --sparse --reflink).
+// The real fsck -n is not sampled: it takes about 50 ms on these images, so it runs after every kill on both
+// paths. What keeps the file within a few minutes on two cores: the decompressed fixture is shared by all kill
+// points (sparse or reflinked copies), the two paths run side by side, and the random kills are stratified
+// (one in the start-up, which is the same at any moment, the others over the rest of the run).
 import { afterAll, describe, expect, it } from 'vitest';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { openDevice } from '../../src-core/device/index.js';
 import { Filesystem } from '../../src-core/btree/fs.js';
 import { checkFilesystem } from '../../src-core/check/index.js';
-import { Journal, JournalError } from '../../src-core/journal/index.js';
+import { Journal } from '../../src-core/journal/index.js';
 import { fixturePath, PROJECT_ROOT } from '../helpers/fixtures.js';
 import { rng } from '../device/helpers.js';
 import { sha256 } from '../journal/helpers.js';
 import { realFsck, toolMissing } from './core-helpers.js';
 
 const FIXTURES = [
-  { fx: 'gen-future-b2', damage: 'gen', random: 4 },
-  { fx: 'alloc-sectors-b2', damage: 'alloc', random: 4 },
-  { fx: 'gap-extents-b2', damage: 'topology', random: 4 },
-  { fx: 'multi-gap-stale-sectors-b5', damage: 'topology + gen + alloc, three fixes', random: 4 },
+  { fx: 'gen-future-b2', damage: 'gen', random: 5 },
+  { fx: 'alloc-sectors-b2', damage: 'alloc', random: 5 },
+  { fx: 'gap-extents-b2', damage: 'topology', random: 5 },
+  { fx: 'multi-gap-stale-sectors-b5', damage: 'topology + gen + alloc, three fixes', random: 5 },
 ];
 const SEED = process.env.BCACHEFS_REPAIR_CRASH_SEED ? Number(process.env.BCACHEFS_REPAIR_CRASH_SEED) : randomInt(1, 2 ** 31);
 const JOURNAL_FILES = ['j.db', 'j.db-wal', 'j.db-shm'];
@@ -50,9 +53,24 @@ function run(dir: string, args: string[], kill: { crashAt?: number; killAfterMs?
   if (kill.crashAt !== undefined) env.BCACHEFS_REPAIR_CRASH_AT = String(kill.crashAt);
   return spawnSync(process.execPath, [BIN, ...args], { cwd: dir, env, encoding: 'utf8', timeout: kill.killAfterMs ?? 120_000, killSignal: 'SIGKILL' });
 }
+/** The same, as a promise: the two paths after a kill run side by side (two cores). */
+function runAsync(dir: string, args: string[]): Promise<Ran> {
+  const env = { ...process.env };
+  delete env.BCACHEFS_REPAIR_CRASH_AT;
+  return new Promise((done, fail) => {
+    const c = spawn(process.execPath, [BIN, ...args], { cwd: dir, env, timeout: 120_000, killSignal: 'SIGKILL' });
+    let stdout = '';
+    let stderr = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => void (stdout += d));
+    c.stderr.setEncoding('utf8').on('data', (d: string) => void (stderr += d));
+    c.on('error', fail);
+    c.on('close', (status, signal) => done({ status, signal, stdout, stderr }));
+  });
+}
+type Ran = Pick<SpawnSyncReturns<string>, 'status' | 'signal' | 'stdout' | 'stderr'>;
 const repairArgs = ['repair', 'image.img', '--journal', 'j.db', '-y'];
 const undoArgs = ['undo', 'image.img', '--journal', 'j.db', '--all'];
-const said = (r: SpawnSyncReturns<string>): string => `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`;
+const said = (r: Ran): string => `exit ${r.status} ${r.signal ?? ''}\n${r.stdout}\n${r.stderr}`;
 
 /** A sparse (or reflinked) copy: the 64-128 MiB images are mostly zeros. */
 function cp(from: string, to: string): void {
@@ -99,16 +117,12 @@ interface KilledState {
 /** Reads the journal a kill left (on a copy: opening a WAL database may checkpoint it). */
 function killedState(dir: string, base: string): KilledState {
   const none = { writes: [], startedFix: undefined, applied: 0 };
-  if (!existsSync(join(dir, 'j.db'))) return { phase: 'before the journal existed', ...none };
-  const copy = copyState(dir, base, 'state', true);
-  let j: Journal;
-  try {
-    j = Journal.open(join(copy, 'j.db'));
-  } catch (e) {
-    // killed between creating the file and committing its first transaction
-    if (e instanceof JournalError && e.code === 'BAD_JOURNAL' && /holds no repair journal/.test(e.message)) return { phase: 'journal file created, empty', ...none };
-    throw e;
+  if (!existsSync(join(dir, 'j.db'))) {
+    const making = readdirSync(dir).some((f) => /^j\.db\.new-\d+$/.test(f));
+    return { phase: making ? 'journal being made (not in place)' : 'before the journal existed', ...none };
   }
+  // a journal file is there only whole: it must open
+  const j = Journal.open(join(copyState(dir, base, 'state', true), 'j.db'));
   try {
     const fixes = j.fixes();
     const checks = j.checks();
@@ -128,15 +142,25 @@ function killedState(dir: string, base: string): KilledState {
 }
 
 /** Every 4 KiB block that differs from the damaged image lies inside a recorded write. */
-function expectOnlyRecordedWrites(img: string, damaged: Buffer, st: KilledState, what: string): void {
+function expectOnlyRecordedWrites(img: string, f: FixtureRun, st: KilledState, what: string): void {
   const now = readFileSync(img);
-  expect(now.length).toBe(damaged.length);
+  expect(now.length).toBe(f.damaged.length);
+  if (now.equals(f.damaged)) return;
   const unrecorded: number[] = [];
   for (let off = 0; off < now.length; off += 4096) {
-    if (now.subarray(off, off + 4096).equals(damaged.subarray(off, off + 4096))) continue;
+    if (now.subarray(off, off + 4096).equals(f.damaged.subarray(off, off + 4096))) continue;
     if (!st.writes.some((w) => off < w.offset + w.length && w.offset < off + 4096)) unrecorded.push(off);
   }
   expect(unrecorded, `${what}: bytes changed at these offsets without a journal record (${st.phase})`).toEqual([]);
+}
+
+/** The image is the damaged one byte for byte (compared whole: quicker than hashing; the sha256 is named when it differs). */
+function expectDamaged(img: string, f: FixtureRun, what: string): void {
+  const now = readFileSync(img);
+  if (now.equals(f.damaged)) return;
+  let at = 0;
+  while (at < now.length && now[at] === f.damaged[at]) at++;
+  expect(sha256(now), `${what}: the image differs from the damaged one from byte ${at}`).toBe(f.damagedSha);
 }
 
 async function expectClean(dir: string, what: string): Promise<void> {
@@ -152,9 +176,10 @@ interface FixtureRun {
   base: string;
   damaged: Buffer;
   damagedSha: string;
-  /** fixes a whole uninterrupted run applies, and how long it takes */
+  /** fixes a whole uninterrupted run applies, how long it takes, and when in it the journal is there */
   fixes: number;
   runMs: number;
+  journalMs: number;
 }
 
 /** Decompresses the fixture once, and times one whole repair of it. */
@@ -169,38 +194,51 @@ function prepare(fx: string): FixtureRun {
   const runMs = Date.now() - t0;
   expect(r.status, `a whole repair of ${fx}: ${said(r)}`).toBe(1);
   const fixes = Number(/applied (\d+) fix/.exec(r.stdout)![1]);
-  return { base, damaged, damagedSha: sha256(damaged), fixes, runMs };
+  const j = Journal.open(join(dir, 'j.db'));
+  const journalMs = Date.parse(j.sessions()[0]!.startedAt) - t0;
+  j.close();
+  return { base, damaged, damagedSha: sha256(damaged), fixes, runMs, journalMs };
 }
 
-/** Everything that must hold after a kill, on both paths. */
-async function afterKill(f: FixtureRun, killed: string, what: string): Promise<string> {
-  const st = killedState(killed, f.base);
-  expectOnlyRecordedWrites(join(killed, 'image.img'), f.damaged, st, what);
-  const direct = copyState(killed, f.base, 'direct');
-
-  // path "undo": undo --all, then a second repair
-  const u = run(killed, undoArgs);
-  if (st.phase === 'before the journal existed' || st.phase === 'journal file created, empty') {
+/** Path "undo": undo --all gives back the damaged image, then a second repair finishes clean. */
+async function undoThenRepair(f: FixtureRun, dir: string, st: KilledState, what: string): Promise<void> {
+  const u = await runAsync(dir, undoArgs);
+  if (st.phase === 'before the journal existed' || st.phase === 'journal being made (not in place)') {
+    // nothing was written (checked above): undo says there is no journal
     expect(u.status, `undo --all ${what}: ${said(u)}`).not.toBe(0);
-    expect(u.stderr, `undo --all ${what}`).toMatch(/does not exist|holds no repair journal/);
+    expect(u.stderr, `undo --all ${what}`).toMatch(/j\.db does not exist/);
   } else {
     expect(u.status, `undo --all ${what}: ${said(u)}`).toBe(0);
   }
-  expect(sha256(readFileSync(join(killed, 'image.img'))), `the damaged image again after undo --all ${what}`).toBe(f.damagedSha);
-  const again = run(killed, repairArgs);
+  expectDamaged(join(dir, 'image.img'), f, `the damaged image again after undo --all ${what}`);
+  const again = await runAsync(dir, repairArgs);
   expect(again.status, `second repair ${what}: ${said(again)}`).toBe(1);
-  await expectClean(killed, `undo --all and a second repair ${what}`);
+  await expectClean(dir, `undo --all and a second repair ${what}`);
+}
 
-  // path "repair": repair directly on the killed state; it recovers first
-  const r = run(direct, repairArgs);
+/** Path "repair": a fresh repair on the killed state rolls back a half-applied fix first, then finishes clean. */
+async function repairDirectly(f: FixtureRun, dir: string, st: KilledState, what: string): Promise<void> {
+  const r = await runAsync(dir, repairArgs);
+  // exit 0: the kill came after the last fix was applied, so there is nothing left to do
   expect(r.status, `repair directly ${what} (${st.phase}): ${said(r)}`).toBe(st.applied === f.fixes ? 0 : 1);
   if (st.startedFix !== undefined) expect(r.stderr, `repair directly ${what}`).toMatch(new RegExp(`recovery: fix ${st.startedFix} .*rolled back`));
   else expect(r.stderr, `repair directly ${what}`).not.toMatch(/recovery:/);
   expect(r.stdout, `repair directly ${what}`).toMatch(/the check after the repair finds nothing/);
-  await expectClean(direct, `repairing directly ${what}`);
-  const ud = run(direct, undoArgs);
-  expect(ud.status, `undo --all after repairing directly ${what}: ${said(ud)}`).toBe(0);
-  expect(sha256(readFileSync(join(direct, 'image.img'))), `undo --all after repairing directly ${what}`).toBe(f.damagedSha);
+  await expectClean(dir, `repairing directly ${what}`);
+  // its journal holds the kill's fixes too (rolled back or applied): undo --all must see through them. Where
+  // the kill left no fix, this journal is an ordinary one, and path "undo" has shown undo --all on those.
+  if (st.writes.length === 0) return;
+  const u = await runAsync(dir, undoArgs);
+  expect(u.status, `undo --all after repairing directly ${what}: ${said(u)}`).toBe(0);
+  expectDamaged(join(dir, 'image.img'), f, `undo --all after repairing directly ${what}`);
+}
+
+/** Everything that must hold after a kill; returns where the run was. */
+async function afterKill(f: FixtureRun, killed: string, what: string): Promise<string> {
+  const st = killedState(killed, f.base);
+  expectOnlyRecordedWrites(join(killed, 'image.img'), f, st, what);
+  const direct = copyState(killed, f.base, 'direct');
+  await Promise.all([undoThenRepair(f, killed, st, what), repairDirectly(f, direct, st, what)]);
   return st.phase;
 }
 
@@ -235,16 +273,23 @@ describe.each(FIXTURES)('repair -y killed on $fx ($damage)', ({ fx, random }) =>
     expect(t.steps).toBeGreaterThanOrEqual(4 + 4 * f.fixes);
   });
 
-  it(`at ${random} random moments (seed ${SEED})`, { timeout: 600_000 }, async () => {
+  it(`at ${random} random moments (seed ${SEED}): one in the start-up, the others spread over the rest of the run`, { timeout: 600_000 }, async () => {
     f ??= prepare(fx);
     const next = rng(SEED + FIXTURES.findIndex((x) => x.fx === fx));
+    // stratified: stratum 0 is the start-up before the journal is there (much the same at any moment), the
+    // others split the rest of the run evenly, so the kills land all over it (planning, writes, check after)
     for (let tries = 0; t.random < random; tries++) {
       expect(tries, `fewer than ${random} of ${tries} random delays within a run of ${f.runMs} ms killed it`).toBeLessThan(4 * random);
-      const delay = Math.floor(next() * f.runMs);
+      const span = (f.runMs - f.journalMs) / (random - 1);
+      const [lo, hi] = t.random === 0 ? [0, f.journalMs] : [f.journalMs + (t.random - 1) * span, f.journalMs + t.random * span];
+      const delay = Math.max(1, Math.floor(lo + next() * (hi - lo)));
       const dir = fresh(f.base, 'killed');
-      const r = run(dir, repairArgs, { killAfterMs: Math.max(1, delay) });
+      const t0 = Date.now();
+      const r = run(dir, repairArgs, { killAfterMs: delay });
       if (r.signal !== 'SIGKILL') {
+        // this run was quicker than the one timed: time the run again from this one and draw again
         expect(r.status, said(r)).toBe(1);
+        f.runMs = Date.now() - t0;
         continue;
       }
       t.random++;
