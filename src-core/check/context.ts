@@ -16,6 +16,7 @@ import { ReplicasTable, type ReplicasEntry } from './replicas.js';
 import { CheckReuse } from './reuse.js';
 import type { FsckPassName } from '../fsck/classes.js';
 import type { InodeFeed } from '../fsck/inodes.js';
+import type { ExtentFeed } from '../fsck/extents.js';
 import type { CheckOptions, CheckPhase } from './result.js';
 import { FsUsage, readRecordedUsage, type RecordedUsage } from './usage.js';
 
@@ -47,6 +48,8 @@ export class Gc {
   btree: string | undefined;
   /** fed the inodes btree's nodes as gc walks them (check_inodes' table), when the fsck passes will run */
   inodeFeed: InodeFeed | undefined;
+  /** fed the extents btree's nodes as gc walks them (check_extents' summary), when the fsck passes will run */
+  extentFeed: ExtentFeed | undefined;
   /** what this check keeps for the next one (CheckOptions.reusable) */
   readonly keep: CheckReuse | undefined;
   private nodesSinceYield = 0;

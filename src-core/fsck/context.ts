@@ -14,6 +14,7 @@ import type { FsckClass, FsckPassName } from './classes.js';
 import { InodeTable } from './inode-table.js';
 import type { DirentIndex } from './dirent-index.js';
 import type { InodeFeed } from './inodes.js';
+import type { ExtentFeed } from './extents.js';
 
 export const BCACHEFS_ROOT_INO = 4096;
 
@@ -78,6 +79,8 @@ export class FsckContext {
     inodesExpected = 0,
     /** the inode table mark and sweep built (check_inodes then only checks it), if it could */
     readonly inodeFeed?: InodeFeed,
+    /** the extents summed per inode while mark and sweep read them (check_extents then reads no node when nothing is wrong) */
+    readonly extentFeed?: ExtentFeed,
   ) {
     this.inodes = inodeFeed?.table ?? new InodeTable(inodesExpected);
     this.clean = fs.rootsFrom === 'clean';
