@@ -164,15 +164,15 @@ export function checkExtents(ctx: FsckContext): void {
 export class ExtentFeed {
   private usable: boolean;
   complete = false;
-  /** per inode number with extents (from 4096 on), in key order */
+  /**
+   * per inode number with extents (from 4096 on), in key order, 12 bytes each: its number, the sum of its
+   * allocation extents' sizes, the end of its last extent that is not a reservation (0 if none). Values that
+   * do not fit in 32 bits (inode numbers, sums or offsets of 2^32 and more) leave the pass to its own walk.
+   */
   private n = 0;
-  private inoHi: Uint32Array;
-  private inoLo: Uint32Array;
-  /** the sum of its allocation extents' sizes */
-  private sectors: Float64Array;
-  /** the end of its last extent that is not a reservation (0 if none) */
-  private endHi: Uint32Array;
-  private endLo: Uint32Array;
+  private ino: Uint32Array;
+  private sectors: Uint32Array;
+  private end: Uint32Array;
   // the previous extent, for the overlap check
   private prevInoHi = 0;
   private prevInoLo = 0;
@@ -183,11 +183,9 @@ export class ExtentFeed {
   constructor(fs: Filesystem, inodesExpected: number) {
     this.usable = fs.rootsFrom === 'clean' && fs.journalRows(BTREE_ID_extents, 0).length === 0;
     const cap = this.usable ? Math.max(64, Math.min(inodesExpected, 1 << 22)) : 0;
-    this.inoHi = new Uint32Array(cap);
-    this.inoLo = new Uint32Array(cap);
-    this.sectors = new Float64Array(cap);
-    this.endHi = new Uint32Array(cap);
-    this.endLo = new Uint32Array(cap);
+    this.ino = new Uint32Array(cap);
+    this.sectors = new Uint32Array(cap);
+    this.end = new Uint32Array(cap);
   }
 
   /** Each node step of the extents btree, in walk order. */
@@ -220,14 +218,22 @@ export class ExtentFeed {
         this.usable = false; // overlapping extents: the pass reports them
         return;
       }
-      if (!same) this.add(ih, il);
+      if (ih !== 0 || endHi !== 0) {
+        this.usable = false; // beyond what the summary holds
+        return;
+      }
+      if (!same) this.add(il);
       const e = this.n - 1;
       const type = t.type[r]!;
-      if ((ALLOCATION_TYPES >> type) & 1) this.sectors[e] = this.sectors[e]! + size;
-      if (type !== KEY_TYPE_reservation) {
-        this.endHi[e] = endHi;
-        this.endLo[e] = endLo;
+      if ((ALLOCATION_TYPES >> type) & 1) {
+        const sum = this.sectors[e]! + size;
+        if (sum > 0xffffffff) {
+          this.usable = false;
+          return;
+        }
+        this.sectors[e] = sum;
       }
+      if (type !== KEY_TYPE_reservation) this.end[e] = endLo;
       this.prevInoHi = ih;
       this.prevInoLo = il;
       this.prevEndHi = endHi;
@@ -240,25 +246,21 @@ export class ExtentFeed {
     this.complete = this.usable;
   }
 
-  private add(hi: number, lo: number): void {
-    if (this.n === this.inoHi.length) {
-      const grow = <T extends Uint32Array | Float64Array>(a: T): T => {
-        const b = new (a.constructor as new (n: number) => T)(Math.max(64, a.length * 2));
+  private add(ino: number): void {
+    if (this.n === this.ino.length) {
+      const grow = (a: Uint32Array): Uint32Array => {
+        const b = new Uint32Array(Math.max(64, a.length * 2));
         b.set(a);
         return b;
       };
-      this.inoHi = grow(this.inoHi);
-      this.inoLo = grow(this.inoLo);
+      this.ino = grow(this.ino);
       this.sectors = grow(this.sectors);
-      this.endHi = grow(this.endHi);
-      this.endLo = grow(this.endLo);
+      this.end = grow(this.end);
     }
     const e = this.n++;
-    this.inoHi[e] = hi;
-    this.inoLo[e] = lo;
+    this.ino[e] = ino;
     this.sectors[e] = 0;
-    this.endHi[e] = 0;
-    this.endLo[e] = 0;
+    this.end[e] = 0;
   }
 
   /** Whether check_extents, run over these extents against ctx's inodes, would report nothing (and change nothing). */
@@ -266,7 +268,7 @@ export class ExtentFeed {
     const inodes = ctx.inodes;
     for (let e = 0; e < this.n; e++) {
       if ((e & 4095) === 0) ctx.poll();
-      const row = inodes.find(this.inoHi[e]!, this.inoLo[e]!);
+      const row = inodes.find(0, this.ino[e]!);
       if (row < 0 || inodes.state[row]! & (ROW_SECTORS_RECOUNTED | ROW_TRUNCATED)) return false;
       const fmt = inodes.mode[row]! & S_IFMT;
       if (fmt !== S_IFREG && fmt !== S_IFLNK) return false;
@@ -275,7 +277,7 @@ export class ExtentFeed {
         roundUp(inodes.sizeHi[row]!, inodes.sizeLo[row]!, ctx.blockBytes);
         const limHi = rounded.hi >>> 9;
         const limLo = ((rounded.lo >>> 9) | (rounded.hi << 23)) >>> 0;
-        if (gt(this.endHi[e]!, this.endLo[e]!, limHi, limLo)) return false;
+        if (gt(0, this.end[e]!, limHi, limLo)) return false;
       }
       // i_sectors is compared when the walk moves on to the next inode number: never for the last one
       if (e === this.n - 1 || flags & BCH_INODE_I_SECTORS_DIRTY) continue;
