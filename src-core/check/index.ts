@@ -92,13 +92,18 @@ async function runCheck(fs: Filesystem, opts: CheckOptions, prev: CheckReuse | u
         if (!prev.adoptFsck(g, gcUnfixed)) return undefined;
       } else {
         g.progress('leaves');
-        await readSkippedLeaves(g);
+        const leavesAt = { items: g.out.items.length, limitations: g.limitations.length };
         // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
-        await runFsckPasses(fs, g.out, {
+        const ctx = await runFsckPasses(fs, g.out, {
           token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes, ...(g.inodeFeed ? { inodeFeed: g.inodeFeed } : {}),
           ...(g.extentFeed ? { extentFeed: g.extentFeed } : {}),
           onPass: (pass) => g.progress('fsck', pass),
         });
+        // the leaves gc skips: what they show comes before the passes' findings, as if read first
+        const passesEnd = { items: g.out.items.length, limitations: g.limitations.length };
+        await readSkippedLeaves(g, (id, sector) => ctx.readClean(id, sector));
+        g.out.items.splice(leavesAt.items, 0, ...g.out.items.splice(passesEnd.items));
+        g.limitations.splice(leavesAt.limitations, 0, ...g.limitations.splice(passesEnd.limitations));
       }
       keep?.saveFsck(g, gcUnfixed);
     }
