@@ -347,7 +347,7 @@ async function main(): Promise<void> {
   console.log(row('  of which node and our modules', undefined, m(oursP, 'start')));
   console.log(row('roots and alloc read', m(fsckP, 'alloc'), m(oursP, 'alloc'), m(oursP, 'allocCpu'), 'ours: the roots read too (fsck reads them while opening)'));
   console.log(row('mark and sweep (btree_gc.c)', m(fsckP, 'markSweep'), m(oursP, 'markSweep'), m(oursP, 'markSweepCpu'), 'both: every node, every key marked, gc_done; ours builds the inode table too'));
-  console.log(row('leaves mark and sweep skips', undefined, m(oursP, 'leaves'), m(oursP, 'leavesCpu'), 'dirents/xattrs leaves for their node errors (fsck reads them in its passes)'));
+  console.log(row('leaves mark and sweep skips', undefined, m(oursP, 'leaves'), m(oursP, 'leavesCpu'), 'dirents/xattrs leaves for their node errors: after the passes, only those no pass read without errors (their time is in the nlinks row)'));
   console.log(row('fsck.c passes', m(fsckP, 'fsckPasses'), m(oursP, 'fsckPasses'), m(oursP, 'fsckPassesCpu')));
   for (const [name] of PASS_ROWS) console.log(row(`  ${name}`, m(fsckP, name), m(oursP, name), m(oursP, `${name}Cpu`)));
   console.log(row('whole process', mf, mo, co));
