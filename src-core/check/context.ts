@@ -16,6 +16,7 @@ import { ReplicasTable, type ReplicasEntry } from './replicas.js';
 import { CheckReuse } from './reuse.js';
 import type { FsckPassName } from '../fsck/classes.js';
 import type { InodeFeed } from '../fsck/inodes.js';
+import type { ExtentFeed } from '../fsck/extents.js';
 import type { CheckOptions, CheckPhase } from './result.js';
 import { FsUsage, readRecordedUsage, type RecordedUsage } from './usage.js';
 
@@ -47,6 +48,8 @@ export class Gc {
   btree: string | undefined;
   /** fed the inodes btree's nodes as gc walks them (check_inodes' table), when the fsck passes will run */
   inodeFeed: InodeFeed | undefined;
+  /** fed the extents btree's nodes as gc walks them (check_extents' summary), when the fsck passes will run */
+  extentFeed: ExtentFeed | undefined;
   /** what this check keeps for the next one (CheckOptions.reusable) */
   readonly keep: CheckReuse | undefined;
   private nodesSinceYield = 0;
@@ -139,13 +142,16 @@ export class Gc {
       this.noteLimitation(`${btreeName(s.btreeId)}: more than one pointer leads to the node at sector ${s.ptr.ptrs[0]?.offset}; it was checked once`);
       return undefined;
     }
-    if (s.parent) {
-      this.nodesRead++;
-      this.bytesRead += this.fs.sb.btreeNodeSize * 512;
-      this.keep?.noteNode(s.btreeId, s.node.sector, this.fs.sb.btreeNodeSize * 512);
-      await this.nodeDone();
-    }
+    if (s.parent) await this.countRead(s.btreeId, s.node.sector);
     return s;
+  }
+
+  /** A node read below a root (by a walk, or by an fsck pass for the leaves section): counted, cancellation polled. */
+  async countRead(btreeId: number, sector: number): Promise<void> {
+    this.nodesRead++;
+    this.bytesRead += this.fs.sb.btreeNodeSize * 512;
+    this.keep?.noteNode(btreeId, sector, this.fs.sb.btreeNodeSize * 512);
+    await this.nodeDone();
   }
 
   /** The pointer that led to a step's node, as a finding locates it (for a root: the btree root entry). */

@@ -3,7 +3,7 @@
 // depth, its children are read in key order and recursed into. The root's own key is marked last.
 import { BtreeWalk, btreePtrTable, type NodeStep } from '../btree/fs.js';
 import type { KeyTable } from '../format/bkey.js';
-import { BTREE_ID_alloc, BTREE_ID_inodes, btreeName } from '../format/names.js';
+import { BTREE_ID_alloc, BTREE_ID_extents, BTREE_ID_inodes, btreeName } from '../format/names.js';
 import type { Gc } from './context.js';
 import type { FindingLocation } from './findings.js';
 import type { Marker } from './mark.js';
@@ -54,9 +54,11 @@ async function gcBtreeInit(g: Gc, marker: Marker, id: number): Promise<void> {
       const step = await g.visit(s);
       if (!step) continue;
       if (id === BTREE_ID_inodes) g.inodeFeed?.node(step);
+      else if (id === BTREE_ID_extents) g.extentFeed?.node(step);
       gcNode(g, marker, step);
     }
     if (id === BTREE_ID_inodes) g.inodeFeed?.done();
+    else if (id === BTREE_ID_extents) g.extentFeed?.done();
   }
   // the root's own key: bch2_gc_mark_key(..., is_root = true)
   marker.markKey(btreePtrTable(root.ptr), 0, id, root.level + 1, null, 0);

@@ -16,7 +16,7 @@ import { Gc } from './context.js';
 import { gcBtrees } from './gc.js';
 import { gcDone } from './gc-done.js';
 import { readSkippedLeaves } from './leaves.js';
-import { gcLeftUnfixed, InodeFeed, runFsckPasses } from '../fsck/index.js';
+import { ExtentFeed, gcLeftUnfixed, InodeFeed, runFsckPasses } from '../fsck/index.js';
 import { Marker, markSuperblocks } from './mark.js';
 import { readBtreeRoots } from './recovery.js';
 import type { CheckReuse } from './reuse.js';
@@ -64,7 +64,11 @@ async function runCheck(fs: Filesystem, opts: CheckOptions, prev: CheckReuse | u
     g.out.stage = 'gc';
     markSuperblocks(g);
     // check_inodes' table, built from the inodes leaves gc reads anyway
-    if (fsckToo && !prev) g.inodeFeed = new InodeFeed(fs, g.recorded.nrInodes);
+    if (fsckToo && !prev) {
+      g.inodeFeed = new InodeFeed(fs, g.recorded.nrInodes);
+      // check_extents' summary, from the extents leaves gc reads anyway
+      g.extentFeed = new ExtentFeed(fs, g.recorded.nrInodes);
+    }
     keep?.startWalks(g);
     g.progress('btrees');
     await gcBtrees(g, new Marker(g), {
@@ -88,12 +92,18 @@ async function runCheck(fs: Filesystem, opts: CheckOptions, prev: CheckReuse | u
         if (!prev.adoptFsck(g, gcUnfixed)) return undefined;
       } else {
         g.progress('leaves');
-        await readSkippedLeaves(g);
+        const leavesAt = { items: g.out.items.length, limitations: g.limitations.length };
         // bcachefs's fsck.c passes, after mark and sweep (src-core/fsck)
-        await runFsckPasses(fs, g.out, {
+        const ctx = await runFsckPasses(fs, g.out, {
           token: g.token, keyText: (t, row) => g.keyText(t, row), limitations: g.limitations, inodesExpected: g.gcFs.nrInodes, ...(g.inodeFeed ? { inodeFeed: g.inodeFeed } : {}),
+          ...(g.extentFeed ? { extentFeed: g.extentFeed } : {}),
           onPass: (pass) => g.progress('fsck', pass),
         });
+        // the leaves gc skips: what they show comes before the passes' findings, as if read first
+        const passesEnd = { items: g.out.items.length, limitations: g.limitations.length };
+        await readSkippedLeaves(g, (id, sector) => ctx.readClean(id, sector));
+        g.out.items.splice(leavesAt.items, 0, ...g.out.items.splice(passesEnd.items));
+        g.limitations.splice(leavesAt.limitations, 0, ...g.limitations.splice(passesEnd.limitations));
       }
       keep?.saveFsck(g, gcUnfixed);
     }

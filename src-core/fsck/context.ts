@@ -14,6 +14,7 @@ import type { FsckClass, FsckPassName } from './classes.js';
 import { InodeTable } from './inode-table.js';
 import type { DirentIndex } from './dirent-index.js';
 import type { InodeFeed } from './inodes.js';
+import type { ExtentFeed } from './extents.js';
 
 export const BCACHEFS_ROOT_INO = 4096;
 
@@ -56,6 +57,8 @@ export class FsckContext {
   /** the pass running (for FsckStop and progress) */
   pass: FsckPassName = 'check_inodes';
   private keysSincePoll = 0;
+  /** leaves of the btrees without triggers the passes read without errors (sector * 8 + btree id) */
+  private readonly cleanLeaves = new Set<number>();
   /** findings whose inode is to be named by its path when the passes are done */
   readonly toName: { finding: Finding; hi: number; lo: number }[] = [];
   /**
@@ -78,6 +81,8 @@ export class FsckContext {
     inodesExpected = 0,
     /** the inode table mark and sweep built (check_inodes then only checks it), if it could */
     readonly inodeFeed?: InodeFeed,
+    /** the extents summed per inode while mark and sweep read them (check_extents then reads no node when nothing is wrong) */
+    readonly extentFeed?: ExtentFeed,
   ) {
     this.inodes = inodeFeed?.table ?? new InodeTable(inodesExpected);
     this.clean = fs.rootsFrom === 'clean';
@@ -91,6 +96,7 @@ export class FsckContext {
   forEachKey(btreeId: number, cb: (t: KeyTable, row: number) => void): boolean {
     const gcRead = ((GC_READS_LEAVES >> btreeId) & 1) !== 0;
     const onNode = (node: BtreeNode): void => {
+      if (!gcRead && node.level === 0 && node.readable && !node.errors.length) this.cleanLeaves.add(node.sector * 8 + btreeId);
       // after mark and sweep, a node with damage bcachefs repairs on read (a fixable error) only reads if gc
       // had it in the node cache already: the leaves of btrees without triggers were never read by gc
       const unreadable = !node.readable || (node.level === 0 && !gcRead && node.errors.some((e) => e.type === 'fixable'));
@@ -113,6 +119,11 @@ export class FsckContext {
       throw e;
     }
     return true;
+  }
+
+  /** Whether a pass read the leaf at `sector` of a btree mark and sweep does not read leaves of, and found no error in it. */
+  readClean(btreeId: number, sector: number): boolean {
+    return this.cleanLeaves.has(sector * 8 + btreeId);
   }
 
   /** Records that check_inodes deleted inode (hi, lo) (numbers come in increasing order). */

@@ -2,6 +2,7 @@
 // exists and is a regular file or symlink, no extent ends past i_size, extents do not overlap, and i_sectors
 // is the sum of the inode's extents. As in bcachefs, i_sectors is compared when the walk moves on to the
 // next inode number, so the last inode with extents is never compared.
+import type { Filesystem, NodeStep } from '../btree/fs.js';
 import type { KeyTable } from '../format/bkey.js';
 import { u64HiLoToString } from '../format/bytes.js';
 import {
@@ -25,6 +26,7 @@ function gt(ah: number, al: number, bh: number, bl: number): boolean {
 }
 
 export function checkExtents(ctx: FsckContext): void {
+  if (ctx.extentFeed?.complete && ctx.extentFeed.nothingToReport(ctx)) return;
   const inodes = ctx.inodes;
   // the inode number of the last key, looked up once per inode number
   let seenHi = -1;
@@ -149,4 +151,139 @@ export function checkExtents(ctx: FsckContext): void {
     prevEndLo = endLo;
     havePrev = true;
   });
+}
+
+/**
+ * What check_extents needs of the extents, summed per inode number while mark and sweep reads the extents
+ * leaves anyway, so that on a filesystem where the pass reports nothing it reads no node again. Only where
+ * the summary sees exactly the keys the pass's walk would: a clean filesystem (check_inodes then deletes,
+ * truncates and recounts nothing), no journal keys over the extents leaves, every extents node readable.
+ * Anything the pass could report (an overlap, a missing or non-regular inode, an extent past i_size, a wrong
+ * i_sectors) makes nothingToReport false, and the pass then runs as it always does.
+ */
+export class ExtentFeed {
+  private usable: boolean;
+  complete = false;
+  /**
+   * per inode number with extents (from 4096 on), in key order, 12 bytes each: its number, the sum of its
+   * allocation extents' sizes, the end of its last extent that is not a reservation (0 if none). Values that
+   * do not fit in 32 bits (inode numbers, sums or offsets of 2^32 and more) leave the pass to its own walk.
+   */
+  private n = 0;
+  private ino: Uint32Array;
+  private sectors: Uint32Array;
+  private end: Uint32Array;
+  // the previous extent, for the overlap check
+  private prevInoHi = 0;
+  private prevInoLo = 0;
+  private prevEndHi = 0;
+  private prevEndLo = 0;
+  private havePrev = false;
+
+  constructor(fs: Filesystem, inodesExpected: number) {
+    this.usable = fs.rootsFrom === 'clean' && fs.journalRows(BTREE_ID_extents, 0).length === 0;
+    const cap = this.usable ? Math.max(64, Math.min(inodesExpected, 1 << 22)) : 0;
+    this.ino = new Uint32Array(cap);
+    this.sectors = new Uint32Array(cap);
+    this.end = new Uint32Array(cap);
+  }
+
+  /** Each node step of the extents btree, in walk order. */
+  node(step: NodeStep): void {
+    if (!this.usable) return;
+    const node = step.node;
+    if (!node.readable) {
+      this.usable = false;
+      return;
+    }
+    if (step.level !== 0) return;
+    const t = node.keys;
+    const live = node.live;
+    for (let k = 0; k < node.liveCount; k++) {
+      const r = live[k]!;
+      const ih = t.inodeHi[r]!;
+      const il = t.inodeLo[r]!;
+      if (ih === 0 && il < BCACHEFS_ROOT_INO) continue;
+      const endHi = t.offsetHi[r]!;
+      const endLo = t.offsetLo[r]!;
+      const size = t.size[r]!;
+      let startLo = endLo - size;
+      let startHi = endHi;
+      if (startLo < 0) {
+        startLo += TWO32;
+        startHi -= 1;
+      }
+      const same = this.havePrev && this.prevInoHi === ih && this.prevInoLo === il;
+      if (this.havePrev && (gt(this.prevInoHi, this.prevInoLo, ih, il) || (same && gt(this.prevEndHi, this.prevEndLo, startHi, startLo)))) {
+        this.usable = false; // overlapping extents: the pass reports them
+        return;
+      }
+      if (ih !== 0 || endHi !== 0) {
+        this.usable = false; // beyond what the summary holds
+        return;
+      }
+      if (!same) this.add(il);
+      const e = this.n - 1;
+      const type = t.type[r]!;
+      if ((ALLOCATION_TYPES >> type) & 1) {
+        const sum = this.sectors[e]! + size;
+        if (sum > 0xffffffff) {
+          this.usable = false;
+          return;
+        }
+        this.sectors[e] = sum;
+      }
+      if (type !== KEY_TYPE_reservation) this.end[e] = endLo;
+      this.prevInoHi = ih;
+      this.prevInoLo = il;
+      this.prevEndHi = endHi;
+      this.prevEndLo = endLo;
+      this.havePrev = true;
+    }
+  }
+
+  done(): void {
+    this.complete = this.usable;
+  }
+
+  private add(ino: number): void {
+    if (this.n === this.ino.length) {
+      const grow = (a: Uint32Array): Uint32Array => {
+        const b = new Uint32Array(Math.max(64, a.length * 2));
+        b.set(a);
+        return b;
+      };
+      this.ino = grow(this.ino);
+      this.sectors = grow(this.sectors);
+      this.end = grow(this.end);
+    }
+    const e = this.n++;
+    this.ino[e] = ino;
+    this.sectors[e] = 0;
+    this.end[e] = 0;
+  }
+
+  /** Whether check_extents, run over these extents against ctx's inodes, would report nothing (and change nothing). */
+  nothingToReport(ctx: FsckContext): boolean {
+    const inodes = ctx.inodes;
+    for (let e = 0; e < this.n; e++) {
+      if ((e & 4095) === 0) ctx.poll();
+      const row = inodes.find(0, this.ino[e]!);
+      if (row < 0 || inodes.state[row]! & (ROW_SECTORS_RECOUNTED | ROW_TRUNCATED)) return false;
+      const fmt = inodes.mode[row]! & S_IFMT;
+      if (fmt !== S_IFREG && fmt !== S_IFLNK) return false;
+      const flags = inodes.flags[row]!;
+      if (!(flags & BCH_INODE_I_SIZE_DIRTY)) {
+        roundUp(inodes.sizeHi[row]!, inodes.sizeLo[row]!, ctx.blockBytes);
+        const limHi = rounded.hi >>> 9;
+        const limLo = ((rounded.lo >>> 9) | (rounded.hi << 23)) >>> 0;
+        if (gt(0, this.end[e]!, limHi, limLo)) return false;
+      }
+      // i_sectors is compared when the walk moves on to the next inode number: never for the last one
+      if (e === this.n - 1 || flags & BCH_INODE_I_SECTORS_DIRTY) continue;
+      const sh = inodes.sectorsHi[row]!;
+      if (!(sh < 0x20_0000 && sh * TWO32 + inodes.sectorsLo[row]! === this.sectors[e])) return false;
+    }
+    return true;
+  }
 }

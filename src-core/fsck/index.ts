@@ -10,7 +10,7 @@ import { FSCK_PASSES, type FsckPassName } from './classes.js';
 import { FsckContext } from './context.js';
 import { PathResolver } from './paths.js';
 import { u64HiLoToString } from '../format/bytes.js';
-import { checkExtents } from './extents.js';
+import { checkExtents, type ExtentFeed } from './extents.js';
 import { checkDirents, checkXattrs } from './dirents.js';
 import { checkDirectoryStructure } from './dir-structure.js';
 import { checkInodes, type InodeFeed } from './inodes.js';
@@ -19,6 +19,7 @@ import { checkRoot } from './root.js';
 
 export { FsckContext } from './context.js';
 export { InodeFeed } from './inodes.js';
+export { ExtentFeed } from './extents.js';
 export { gcLeftUnfixed } from './dirents.js';
 export { FSCK_CLASSES, FSCK_PASSES, isFsckClass, type FsckClass } from './classes.js';
 
@@ -34,6 +35,8 @@ export interface FsckPassOptions {
   inodesExpected?: number;
   /** the inode table built during mark and sweep (InodeFeed): used when complete */
   inodeFeed?: InodeFeed;
+  /** the extents summed per inode during mark and sweep (ExtentFeed): used when complete */
+  extentFeed?: ExtentFeed;
 }
 
 /** Each pass of bch2_fsck_full; they run in FSCK_PASSES order. */
@@ -53,7 +56,8 @@ const PASS: Record<FsckPassName, (ctx: FsckContext) => void> = {
  */
 export async function runFsckPasses(fs: Filesystem, out: FindingList, opts: FsckPassOptions = {}): Promise<FsckContext> {
   const feed = opts.inodeFeed?.complete ? opts.inodeFeed : undefined;
-  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations, opts.inodesExpected, feed);
+  const extents = opts.extentFeed?.complete ? opts.extentFeed : undefined;
+  const ctx = new FsckContext(fs, out, opts.token ?? NEVER_CANCELLED, opts.keyText, opts.limitations, opts.inodesExpected, feed, extents);
   const stage = out.stage;
   out.stage = 'fsck';
   try {
