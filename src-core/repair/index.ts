@@ -4,6 +4,7 @@
 import { allocPlanner } from './alloc.js';
 import { fsDirentsPlanner } from './fs-dirents.js';
 import { fsFieldsPlanner } from './fs-fields.js';
+import { fsRootPlanner } from './fs-root.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
 import { superblockPlanner } from './superblock.js';
@@ -20,6 +21,7 @@ export const PLANNERS: readonly Planner[] = [
   gensPlanner,
   allocPlanner,
   usagePlanner,
+  fsRootPlanner,
   fsFieldsPlanner,
   fsDirentsPlanner,
 ];

@@ -48,10 +48,18 @@ interface Place {
   parent: number | undefined;
 }
 
-/** Changes waiting for one node: keys to add, and new values of keys it has (by byte offset). */
+/** Changes waiting for one node: keys to add, keys to remove and new values of keys it has (by byte offset). */
 interface Pending {
   inserts: NewKey[];
+  deletes: Map<number, FieldChange>;
   values: Map<number, { value: Uint8Array; change: FieldChange }>;
+}
+
+/** A key to remove in the same fix (a key that moves: removed here, inserted at its new position). */
+export interface GoneKey {
+  sector: number;
+  keyOffset: number;
+  change: FieldChange;
 }
 
 /** Part of a bset's keys start after the node header and the bset header. */
@@ -78,11 +86,13 @@ function seqFor(sector: number, old: bigint, salt: string): bigint {
 }
 
 /**
- * Plans inserting `keys` (none at a position the btree holds) into btree `btreeId`: in-place inserts and
- * parent edits go into `edits` (with whatever the caller edits there already), the rest is returned; or a
- * sentence saying why the keys cannot be inserted.
+ * Plans inserting `keys` (none at a position the btree holds, unless `deletes` removes that key) into btree
+ * `btreeId`, and removing the leaf keys `deletes`: in-place edits and parent edits go into `edits` (with
+ * whatever the caller edits there already), the rest is returned; or a sentence saying why they cannot be.
  */
-export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number, keys: readonly NewKey[], salt: string): Inserted | string {
+export function insertKeys(
+  ctx: PlanContext, edits: EditsByNode, btreeId: number, keys: readonly NewKey[], salt: string, deletes: readonly GoneKey[] = [],
+): Inserted | string {
   const fs = ctx.fs;
   const places = placesOf(fs, btreeId);
   const leaves = [...places].filter(([, p]) => p.level === 0).sort((a, b) => bposCmp(a[1].min, b[1].min));
@@ -96,12 +106,17 @@ export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number
     if (!leaf[1].readable) return `the ${btreeName(btreeId)} leaf at sector ${leaf[0]} that covers ${bposToText(k.fields.pos)} is unreadable`;
     pendingAt(pending, leaf[0]).inserts.push(k);
   }
+  for (const d of deletes) {
+    if (places.get(d.sector)?.level !== 0) return `there is no ${btreeName(btreeId)} leaf at sector ${d.sector} to remove a key from`;
+    pendingAt(pending, d.sector).deletes.set(d.keyOffset, d.change);
+  }
   const out: Inserted = { writes: [], words: [], buckets: [] };
   const claim = bucketClaimer(ctx);
   for (let level = 0; pending.size; level++) {
     const next = new Map<number, Pending>();
     for (const [sector, p] of pending) {
       const mine: [NodeEdit, FieldChange][] = [
+        ...[...p.deletes].map(([keyOffset, c]): [NodeEdit, FieldChange] => [{ kind: 'delete', keyOffset }, c]),
         ...[...p.values].map(([keyOffset, v]): [NodeEdit, FieldChange] => [{ kind: 'value', keyOffset, value: v.value }, v.change]),
         ...p.inserts.map((k): [NodeEdit, FieldChange] => [{ kind: 'insert', bset: 0, fields: k.fields, value: k.value }, k.change]),
       ];
@@ -130,7 +145,7 @@ export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number
 function pendingAt(m: Map<number, Pending>, sector: number): Pending {
   let p = m.get(sector);
   if (!p) {
-    p = { inserts: [], values: new Map() };
+    p = { inserts: [], deletes: new Map(), values: new Map() };
     m.set(sector, p);
   }
   return p;
@@ -173,6 +188,7 @@ function split(fs: Filesystem, node: BtreeNode, place: Place, p: Pending, claim:
   const keys: { fields: BkeyFields; value: Uint8Array }[] = [];
   for (let k = 0; k < node.liveCount; k++) {
     const row = node.live[k]!;
+    if (p.deletes.has(t.keyOff[row]!)) continue;
     keys.push({ fields: bkeyFields(t, row), value: p.values.get(t.keyOff[row]!)?.value ?? copyBytes(t.value(row)) });
   }
   keys.push(...p.inserts);
