@@ -163,19 +163,32 @@ function fits(fs: Filesystem, node: BtreeNode, all: NodeEdit[]): boolean | strin
   }
 }
 
-type Claim = () => { bucket: number; gen: number } | string;
+type Claim = () => { sector: number; bucket: number; gen: number } | string;
 
-/** Free buckets with an alloc key in a btree node (the alloc planner can rewrite only such a key). */
+/**
+ * Node slots in free buckets with an alloc key in a btree node (the alloc planner can rewrite only such a
+ * key): a bucket takes as many nodes as fit in it, one after the other, as bcachefs fills an open bucket.
+ */
 function bucketClaimer(ctx: PlanContext): Claim {
   let keys: Map<number, AllocKeyAt> | undefined;
+  const m = ctx.fs.sb.members[ctx.fs.sb.devIdx]!;
+  const slots = Math.floor(m.bucketSize / ctx.fs.sb.btreeNodeSize);
+  let open: { bucket: number; gen: number; next: number } | undefined;
   return () => {
-    keys ??= allocKeys(ctx.fs);
-    for (;;) {
-      const b = ctx.claimFreeBucket(ctx.fs.sb.devIdx);
-      if (b === undefined) return 'there is no free bucket with an alloc key left for a new btree node';
-      const k = keys.get(b);
-      if (k) return { bucket: b, gen: k.value.gen };
+    if (!open || open.next === slots) {
+      keys ??= allocKeys(ctx.fs);
+      for (;;) {
+        const b = ctx.claimFreeBucket(ctx.fs.sb.devIdx);
+        if (b === undefined) return 'there is no free bucket with an alloc key left for a new btree node';
+        const k = keys.get(b);
+        if (k) {
+          open = { bucket: b, gen: k.value.gen, next: 0 };
+          break;
+        }
+      }
     }
+    const sector = open.bucket * m.bucketSize + open.next++ * ctx.fs.sb.btreeNodeSize;
+    return { sector, bucket: open.bucket, gen: open.gen };
   };
 }
 
@@ -233,8 +246,8 @@ function split(fs: Filesystem, node: BtreeNode, place: Place, p: Pending, claim:
       if (!last) {
         const b = claim();
         if (typeof b === 'string') return b;
-        sector = b.bucket * fs.sb.members[fs.sb.devIdx]!.bucketSize;
-        out.buckets.push(b.bucket);
+        sector = b.sector;
+        if (!out.buckets.includes(b.bucket)) out.buckets.push(b.bucket);
         up.inserts.push({
           fields: { type: KEY_TYPE_btree_ptr_v2, needsWhiteout: false, pos: ranges[i]!.max, size: 0, versionHi: 0, versionLo: 0n },
           value: encodeBtreePtrV2({ ...ptr, seq: seqs[i]!, minKey: ranges[i]!.min, entries: encodeExtentPtr({ dev: fs.sb.devIdx, offset: sector, gen: b.gen, cached: false }) }),
