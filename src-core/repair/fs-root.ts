@@ -16,12 +16,13 @@ import { encodeInode, inodeHeader, withInodeFields } from '../format/encode-valu
 import { BTREE_ID_dirents, BTREE_ID_inodes, KEY_TYPE_dirent, KEY_TYPE_inode } from '../format/names.js';
 import { BCH_INODE_FIELDS, bytesToText, direntName, inodeUnpack } from '../format/values.js';
 import { BCACHEFS_ROOT_INO } from '../fsck/context.js';
-import { DT_DIR } from '../fsck/inode-table.js';
+import { DT_DIR, isDir } from '../fsck/inode-table.js';
 import { inodeStrHashType, StrHash } from '../fsck/str-hash.js';
 import { EditsByNode } from './edit.js';
 import { leafKeysAt, type LeafKey } from './fs-keys.js';
 import { insertKeys, type GoneKey, type NewKey } from './insert.js';
-import { readCopy, ScanCancelled, scanForNodes, newerFirst } from './older-copies.js';
+import { InodeCopies } from './fs-copies.js';
+import { ScanCancelled } from './older-copies.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const CLASSES = ['root_dir_missing', 'root_not_dir', 'dirent_in_missing_dir', 'dirent_in_non_dir'] as const;
@@ -74,26 +75,6 @@ function seedFits(seed: bigint, flags: number, entries: readonly Entry[]): boole
   });
 }
 
-/** The root inode's value in the newest older node copy that holds one whose seed fits the entries. */
-function rootFromCopies(ctx: PlanContext, entries: readonly Entry[]): { value: Uint8Array; sector: number } | undefined {
-  const found = scanForNodes(ctx.fs, ctx.check.gc, { token: ctx.token })
-    .filter((f) => f.btreeId === BTREE_ID_inodes && f.level === 0 && f.minKey.inode === 0n && f.minKey.offset <= ROOT && f.maxKey.offset >= ROOT)
-    .sort(newerFirst);
-  for (const f of found) {
-    const n = readCopy(ctx.fs, f.sector);
-    if (!n) continue;
-    for (let k = 0; k < n.liveCount; k++) {
-      const row = n.live[k]!;
-      if (n.keys.type[row] !== KEY_TYPE_inode || n.keys.cmpBpos(row, { inode: 0n, offset: ROOT, snapshot: U32_MAX }) !== 0) continue;
-      const value = Uint8Array.from(n.keys.value(row));
-      const u = inodeUnpack(value);
-      const h = inodeHeader(value);
-      if (u && (u.mode & 0o170000) === 0o040000 && seedFits(h.hashSeed, h.flags, entries)) return { value, sector: f.sector };
-    }
-  }
-  return undefined;
-}
-
 function planRoot(ctx: PlanContext, findings: readonly Finding[]): RepairFix[] {
   const fs = ctx.fs;
   const mine = findings.filter((f) => f.class.startsWith('root_') || BigInt(f.location.key?.pos.inode ?? -1) === ROOT);
@@ -106,7 +87,8 @@ function planRoot(ctx: PlanContext, findings: readonly Finding[]): RepairFix[] {
   const subdirs = BigInt(entries.filter((e) => e.type === DT_DIR).length);
   let copy;
   try {
-    copy = rootFromCopies(ctx, entries);
+    // a directory whose hash seed puts every entry where it is
+    copy = new InodeCopies(ctx).find(ROOT, (v) => isDir(inodeUnpack(v)?.mode ?? 0) && seedFits(inodeHeader(v).hashSeed, inodeHeader(v).flags, entries));
   } catch (e) {
     if (e instanceof ScanCancelled) return [];
     throw e;
