@@ -1,18 +1,15 @@
 // Damage the injector cannot make (its drop-key takes only regular files' keys), made here from a clean base
 // image with our own node rewrite: keys of lost+found (its dirent in the root, its inode) removed, and a
 // file's dirent removed so that an inode needs lost+found; the root inode removed, with or without the older
-// copy of its inodes node that still holds it. repair -y through the built CLI, then our check finds nothing,
-// the real fsck -n exits 0, only the base image keys the repair could not give back at their place are
-// missing, and undo --all gives the damaged image back byte for byte.
-import { afterAll, describe, expect, it } from 'vitest';
+// copy of its inodes node that still holds it. End to end (fs-helpers.ts): only the base image keys the
+// repair could not give back at their place are missing.
+import { afterAll, describe, it } from 'vitest';
 import { rewriteNode } from '../../src-core/format/encode-node.js';
 import { BTREE_ID_dirents, BTREE_ID_inodes } from '../../src-core/format/names.js';
 import { U32_MAX, type Bpos } from '../../src-core/format/bpos.js';
-import { openDevice } from '../../src-core/device/index.js';
-import { Filesystem } from '../../src-core/btree/fs.js';
-import { scanForNodes } from '../../src-core/repair/older-copies.js';
 import { findKey, writeAt } from '../format/encode-helpers.js';
-import { basePositions, checkImage, cli, copyImage, DATA_BTREES, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
+import { basePositions, copyImage, removeImages } from './core-helpers.js';
+import { expectRepairedEndToEnd, liveNodes, wipeOlderCopies } from './fs-helpers.js';
 
 afterAll(removeImages);
 
@@ -27,8 +24,7 @@ const ROOT_INODE = pos(0n, 4096n);
 
 /**
  * The base image with these keys removed from their leaves (each leaf rewritten in place, checksums
- * recomputed); with `noCopies`, the older copies of the inodes leaves (in buckets no pointer reaches) lose
- * their magic, so no node scan finds them.
+ * recomputed); with `noCopies`, the older copies of the inodes nodes lose their magic, so no node scan finds them.
  */
 function imageWithout(keys: [number, Bpos][], noCopies = false): string {
   const img = copyImage(BASE);
@@ -36,14 +32,7 @@ function imageWithout(keys: [number, Bpos][], noCopies = false): string {
     const k = findKey(img, btree, 0, p);
     writeAt(img, k.sector * 512, rewriteNode(k.buf, k.bsets, [{ kind: 'delete', keyOffset: k.keyOff }], k.geo));
   }
-  if (noCopies) {
-    const live = findKey(img, BTREE_ID_inodes, 0, pos(0n, 4097n)).sector;
-    const dev = openDevice(img);
-    const old = scanForNodes(new Filesystem(dev), undefined).filter((n) => n.btreeId === BTREE_ID_inodes && n.sector !== live);
-    dev.close();
-    expect(old.length).toBeGreaterThan(0);
-    for (const n of old) writeAt(img, n.sector * 512 + 16, new Uint8Array(8));
-  }
+  if (noCopies) wipeOlderCopies(img, BTREE_ID_inodes, liveNodes(img, BTREE_ID_inodes));
   return img;
 }
 
@@ -74,24 +63,6 @@ const CASES: { name: string; drop: [number, Bpos][]; noCopies?: boolean; title: 
 
 describe('fs-level repairs of damage made from a clean image: lost+found created, the root restored or recreated', () => {
   it.each(CASES)('$name', { timeout: 300_000 }, async ({ drop, noCopies, title, missing }) => {
-    const img = imageWithout(drop, noCopies);
-    const damaged = sha256File(img);
-    const p = cli(img, ['plan', 'image.img']);
-    expect(p.stdout, p.stderr).toMatch(title);
-    expect(p.stdout).toMatch(/, 0 findings without a fix\./);
-    const r = cli(img, ['repair', 'image.img', '--journal', 'j.db', '-y']);
-    expect(r.status, `repair -y:\n${r.stdout}\n${r.stderr}`).toBe(1);
-    expect(r.stdout).toMatch(/the check after the repair finds nothing/);
-    const after = await checkImage(img);
-    expect(after.findings.map((f) => f.id), 'our check after the repair').toEqual([]);
-    const gone = DATA_BTREES.flatMap((b) => basePositions(BASE, b).filter((k) => !after.keys.get(b)!.has(k)).map((k) => `${b} ${k}`));
-    expect(gone.sort(), 'base image keys missing after the repair').toEqual(missing().sort());
-    if (!toolMissing) {
-      const f = realFsck(img);
-      expect(f.exit, `real fsck -n on the repaired image:\n${f.out}`).toBe(0);
-    }
-    const u = cli(img, ['undo', '--journal', 'j.db', '--all']);
-    expect(u.status, u.stderr).toBe(0);
-    expect(sha256File(img), 'undo --all gives the damaged image back').toBe(damaged);
+    await expectRepairedEndToEnd(imageWithout(drop, noCopies), BASE, title, missing());
   });
 });
