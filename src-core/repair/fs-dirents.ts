@@ -8,26 +8,20 @@
 // lost+found).
 import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
-import { U32_MAX } from '../format/bpos.js';
-import { withInodeFields } from '../format/encode-value.js';
-import { BTREE_ID_dirents, BTREE_ID_inodes, KEY_TYPE_inode } from '../format/names.js';
+import { BTREE_ID_dirents, BTREE_ID_inodes } from '../format/names.js';
 import { BCH_INODE_FIELDS, bytesToText, direntName, inodeUnpack } from '../format/values.js';
 import { modeToType } from '../fsck/inode-table.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
-import { InodeCopies, type CopiedInode } from './fs-copies.js';
-import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { InodeCopies, restoreInode, type CopiedInode } from './fs-copies.js';
+import { disjointFixes, leafKeysAt, type LeafKey } from './fs-keys.js';
 import { planReattach } from './fs-lostfound.js';
 import { recreateInode } from './fs-recreate.js';
-import { insertKeys } from './insert.js';
 import { ScanCancelled } from './older-copies.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const F_DIR = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_dir');
 const F_DIR_OFFSET = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_dir_offset');
-const F_SIZE = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_size');
-const F_UID = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_uid');
-const F_GID = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_gid');
 
 /** Inodes by their backpointer ("dir:offset"), with their mode. */
 function inodesByBackpointer(fs: Filesystem): Map<string, { inum: bigint; mode: number }[]> {
@@ -77,38 +71,6 @@ function removeDirent(fs: Filesystem, f: Finding, k: LeafKey, id = `fs-dirent:${
   };
 }
 
-/** The inode as an older node copy holds it, its backpointer set to the dirent that names it. */
-function restoreInode(ctx: PlanContext, f: Finding, k: LeafKey, path: string, copy: CopiedInode): RepairFix | string {
-  const fs = ctx.fs;
-  const p = f.location.key!.pos;
-  const inum = BigInt(f.location.inode!);
-  const u = inodeUnpack(copy.value);
-  if (!u) return `inode ${inum} in the older copy at sector ${copy.sector} does not unpack`;
-  const value = withInodeFields(copy.value, { bi_dir: BigInt(p.inode), bi_dir_offset: BigInt(p.offset) });
-  const size = u.fields[F_SIZE]!;
-  const what = `mode ${u.mode.toString(8)}, size ${size}, uid ${u.fields[F_UID]}, gid ${u.fields[F_GID]}`;
-  const edits = new EditsByNode(fs);
-  const ins = insertKeys(ctx, edits, BTREE_ID_inodes, [{
-    fields: { type: KEY_TYPE_inode, needsWhiteout: false, pos: { inode: 0n, offset: inum, snapshot: U32_MAX }, size: 0, versionHi: 0, versionLo: 0n }, value,
-    change: { field: `inode 0:${inum}`, before: '(none)', after: `as in the older copy at sector ${copy.sector}: ${what}, backpointer ${p.inode}:${p.offset}` },
-  }], `restore:${inum}`);
-  if (typeof ins === 'string') return ins;
-  const title = `Restore ${path} (inode ${inum}) from an older copy of its inodes node (sector ${copy.sector}): ${what}`;
-  return {
-    id: `fs-restore:${inum}`, title,
-    summary: `insert inodes key 0:${inum} as the older copy of its leaf at sector ${copy.sector} holds it (node seq ${copy.nodeSeq}, journal seq ${copy.journalSeq}), backpointer ${p.inode}:${p.offset}`
-      + (ins.words.length ? `; ${ins.words.join('; ')} (new nodes in buckets ${ins.buckets.join(', ')})` : ''),
-    resolves: [f.id], writes: [...ins.writes, ...edits.all.map((e) => e.write(fs, title))],
-    evidence: [
-      `the dirent ${k.text} names inode ${inum}, which is not in the inodes btree`,
-      `the older copy of an inodes leaf at sector ${copy.sector} (node seq ${copy.nodeSeq}, journal seq ${copy.journalSeq}) holds inode ${inum}: ${what}`,
-      'what changed since that copy (size, sectors, links) is set from the btrees by the field repairs that follow',
-    ],
-    lost: [], kept: [`${path} with its owner, permissions, times and data (2021 fsck -y removes the dirent and then deletes the extents)`],
-    alternatives: [], dependsOn: [],
-  };
-}
-
 function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[] {
   const fs = ctx.fs;
   const missing = findings.filter((f) => f.class === 'dirent_missing_target');
@@ -137,7 +99,7 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
     }
     const dir = pathsOf(fs, BigInt(p.inode))[0]?.path ?? `<inode ${p.inode}>`;
     const path = `${dir === '/' ? '' : dir}/${bytesToText(direntName(k.value))}`;
-    const rebuilt = recreateInode(ctx, f, k, path, []);
+    const rebuilt = recreateInode(ctx, f, { key: k, path }, []);
     const remove = removeDirent(fs, f, k);
     let copy: CopiedInode | undefined;
     try {
@@ -146,7 +108,7 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
       if (e instanceof ScanCancelled) return []; // the pipeline sees the token and reports the plan as cancelled
       throw e;
     }
-    const restored = copy && restoreInode(ctx, f, k, path, copy);
+    const restored = copy && restoreInode(ctx, f, copy, { key: k, path });
     if (restored && typeof restored !== 'string') {
       const others = typeof rebuilt === 'string' ? [] : [{ ...rebuilt, id: `${restored.id}:recreate` }];
       out.push({ ...restored, alternatives: [...others, { ...remove, id: `${restored.id}:remove` }] });
@@ -158,7 +120,7 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
     }
     out.push({ ...rebuilt, alternatives: [{ ...remove, id: `${rebuilt.id}:remove` }] });
   }
-  return out;
+  return disjointFixes(out);
 }
 
 export const fsDirentsPlanner: Planner = { name: 'dirent targets', classes: ['dirent_missing_target', 'inode_unreachable'], order: 61, plan: planDirents };

@@ -4,6 +4,7 @@
 import { allocPlanner } from './alloc.js';
 import { fsDirentsPlanner } from './fs-dirents.js';
 import { fsFieldsPlanner } from './fs-fields.js';
+import { fsOrphansPlanner } from './fs-orphans.js';
 import { fsRootPlanner } from './fs-root.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
@@ -24,4 +25,5 @@ export const PLANNERS: readonly Planner[] = [
   fsRootPlanner,
   fsFieldsPlanner,
   fsDirentsPlanner,
+  fsOrphansPlanner,
 ];

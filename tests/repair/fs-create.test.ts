@@ -1,7 +1,7 @@
 // Damage the injector cannot make (its drop-key takes only regular files' keys), made here from a clean base
 // image with our own node rewrite: keys of lost+found (its dirent in the root, its inode) removed, and a
-// file's dirent removed so that an inode needs lost+found; the root inode removed, with or without the older
-// copy of its inodes node that still holds it. End to end (fs-helpers.ts): only the base image keys the
+// file's dirent removed so that an inode needs lost+found; the root inode removed; a file's inode and dirent
+// removed (its extents left); each with or without the older copies of the inodes node that still hold it. End to end (fs-helpers.ts): only the base image keys the
 // repair could not give back at their place are missing.
 import { afterAll, describe, it } from 'vitest';
 import { rewriteNode } from '../../src-core/format/encode-node.js';
@@ -21,6 +21,7 @@ const LOST_FOUND_INODE = pos(0n, 4097n);
 const BIG00_DIRENT = pos(4096n, 5504787945214033839n);
 
 const ROOT_INODE = pos(0n, 4096n);
+const BIG00_INODE = pos(0n, 4518n);
 
 /**
  * The base image with these keys removed from their leaves (each leaf rewritten in place, checksums
@@ -59,9 +60,22 @@ const CASES: { name: string; drop: [number, Bpos][]; noCopies?: boolean; title: 
     title: /Recreate the root directory \/ with its 8 entries \(no older copy of it was found\): dir0013, /,
     missing: rootDirents,
   },
+  {
+    // its extents are left, no dirent names it: fsck.c deletes the extents
+    name: '/big00.bin gone (inode and dirent): restored from the older copy, then linked into /lost+found',
+    drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]],
+    title: /Restore inode 4518 from an older copy of its inodes node \(sector \d+\): mode 100644, size \d+[\s\S]*inode 4518 -> \/lost\+found\/4518/,
+    missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
+  },
+  {
+    name: '/big00.bin gone and no older copy: a file rebuilt from its extents, then linked into /lost+found',
+    drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]], noCopies: true,
+    title: /Recreate inode 4518 from its \d+ extents?: a \d+-byte file no dirent names[\s\S]*inode 4518 -> \/lost\+found\/4518/,
+    missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
+  },
 ];
 
-describe('fs-level repairs of damage made from a clean image: lost+found created, the root restored or recreated', () => {
+describe('fs-level repairs of damage made from a clean image: lost+found created, lost inodes restored or recreated', () => {
   it.each(CASES)('$name', { timeout: 300_000 }, async ({ drop, noCopies, title, missing }) => {
     await expectRepairedEndToEnd(imageWithout(drop, noCopies), BASE, title, missing());
   });
