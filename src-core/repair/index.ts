@@ -4,6 +4,7 @@
 import { allocPlanner } from './alloc.js';
 import { fsDirentsPlanner } from './fs-dirents.js';
 import { fsFieldsPlanner } from './fs-fields.js';
+import { fsHashPlanner } from './fs-hash.js';
 import { fsOrphansPlanner } from './fs-orphans.js';
 import { fsRootPlanner } from './fs-root.js';
 import { gensPlanner } from './gens.js';
@@ -23,6 +24,7 @@ export const PLANNERS: readonly Planner[] = [
   allocPlanner,
   usagePlanner,
   fsRootPlanner,
+  fsHashPlanner,
   fsFieldsPlanner,
   fsDirentsPlanner,
   fsOrphansPlanner,

@@ -1,10 +1,11 @@
 // Damage the injector cannot make (its drop-key takes only regular files' keys), made here from a clean base
 // image with our own node rewrite: keys of lost+found (its dirent in the root, its inode) removed, and a
 // file's dirent removed so that an inode needs lost+found; the root inode removed; a file's inode and dirent
-// removed (its extents left); each with or without the older copies of the inodes node that still hold it. End to end (fs-helpers.ts): only the base image keys the
+// removed (its extents left); each with or without the older copies of the inodes node that still hold it;
+// a dirent moved past a free slot of its hash chain, or copied into it. End to end (fs-helpers.ts): only the base image keys the
 // repair could not give back at their place are missing.
 import { afterAll, describe, it } from 'vitest';
-import { rewriteNode } from '../../src-core/format/encode-node.js';
+import { rewriteNode, type NodeEdit } from '../../src-core/format/encode-node.js';
 import { BTREE_ID_dirents, BTREE_ID_inodes } from '../../src-core/format/names.js';
 import { U32_MAX, type Bpos } from '../../src-core/format/bpos.js';
 import { findKey, writeAt } from '../format/encode-helpers.js';
@@ -24,14 +25,19 @@ const ROOT_INODE = pos(0n, 4096n);
 const BIG00_INODE = pos(0n, 4518n);
 
 /**
- * The base image with these keys removed from their leaves (each leaf rewritten in place, checksums
- * recomputed); with `noCopies`, the older copies of the inodes nodes lose their magic, so no node scan finds them.
+ * The base image with this damage done to its keys (each leaf rewritten in place, checksums recomputed); with `noCopies`, the older copies of the inodes nodes lose their magic, so no node scan finds them.
  */
-function imageWithout(keys: [number, Bpos][], noCopies = false): string {
+/** A key removed, moved to another offset, or copied to another offset (its leaf rewritten in place). */
+type Damage = [number, Bpos] | [number, Bpos, 'move' | 'copy', bigint];
+
+function imageWithout(keys: Damage[], noCopies = false): string {
   const img = copyImage(BASE);
-  for (const [btree, p] of keys) {
+  for (const [btree, p, how, to] of keys) {
     const k = findKey(img, btree, 0, p);
-    writeAt(img, k.sector * 512, rewriteNode(k.buf, k.bsets, [{ kind: 'delete', keyOffset: k.keyOff }], k.geo));
+    const at = { ...p, offset: to ?? 0n };
+    const edit: NodeEdit = how === undefined ? { kind: 'delete', keyOffset: k.keyOff }
+      : how === 'move' ? { kind: 'pos', keyOffset: k.keyOff, pos: at } : { kind: 'insert', bset: k.bsets.length - 1, fields: { ...k.fields, pos: at }, value: k.value };
+    writeAt(img, k.sector * 512, rewriteNode(k.buf, k.bsets, [edit], k.geo));
   }
   if (noCopies) wipeOlderCopies(img, BTREE_ID_inodes, liveNodes(img, BTREE_ID_inodes));
   return img;
@@ -39,7 +45,7 @@ function imageWithout(keys: [number, Bpos][], noCopies = false): string {
 
 const rootDirents = (): string[] => basePositions(BASE, 'dirents').filter((k) => k.startsWith('4096:')).map((k) => `dirents ${k}`);
 
-const CASES: { name: string; drop: [number, Bpos][]; noCopies?: boolean; title: RegExp; missing: () => string[] }[] = [
+const CASES: { name: string; drop: Damage[]; noCopies?: boolean; title: RegExp; missing: () => string[] }[] = [
   {
     name: 'no lost+found (dirent and inode gone) and /big00.bin unlinked',
     drop: [[BTREE_ID_dirents, LOST_FOUND_DIRENT], [BTREE_ID_inodes, LOST_FOUND_INODE], [BTREE_ID_dirents, BIG00_DIRENT]],
@@ -72,6 +78,20 @@ const CASES: { name: string; drop: [number, Bpos][]; noCopies?: boolean; title: 
     drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]], noCopies: true,
     title: /Recreate inode 4518 from its \d+ extents?: a \d+-byte file no dirent names[\s\S]*inode 4518 -> \/lost\+found\/4518/,
     missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
+  },
+  {
+    // a damaged offset: the slots between its hash and it are free, so a lookup of /big00.bin stops before it
+    name: "/big00.bin's dirent moved past a free slot: moved back to its hash",
+    drop: [[BTREE_ID_dirents, BIG00_DIRENT, 'move', BIG00_DIRENT.offset + 3n]],
+    title: /Move 1 entry of \/ to where lookups find it: big00\.bin: 5504787945214033842 -> 5504787945214033839/,
+    missing: () => [],
+  },
+  {
+    // the same dirent twice in its hash chain (a lookup finds the first; fsck.c deletes the second)
+    name: "/big00.bin's dirent copied to the next slot: the copy deleted",
+    drop: [[BTREE_ID_dirents, BIG00_DIRENT, 'copy', BIG00_DIRENT.offset + 1n]],
+    title: /Delete the second copy of big00\.bin in \/ \(the same key is at offset 5504787945214033839\)/,
+    missing: () => [],
   },
 ];
 
