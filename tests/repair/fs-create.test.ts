@@ -49,7 +49,7 @@ const CASES: { name: string; drop: Damage[]; noCopies?: boolean; title: RegExp; 
   {
     name: 'no lost+found (dirent and inode gone) and /big00.bin unlinked',
     drop: [[BTREE_ID_dirents, LOST_FOUND_DIRENT], [BTREE_ID_inodes, LOST_FOUND_INODE], [BTREE_ID_dirents, BIG00_DIRENT]],
-    title: /Create \/lost\+found \(inode \d+\) and reattach 1 unreachable inode under \/lost\+found: inode 4518 -> \/lost\+found\/4518/,
+    title: /Create \/lost\+found \(inode \d+\) and reattach 1 unreachable inode under \/lost\+found: inode 4518 \(file, \d+ bytes\) -> \/lost\+found\/4518/,
     missing: () => ['dirents 4096:5504787945214033839:U32_MAX', 'inodes 0:4097:U32_MAX'],
   },
   {
@@ -70,13 +70,13 @@ const CASES: { name: string; drop: Damage[]; noCopies?: boolean; title: RegExp; 
     // its extents are left, no dirent names it: fsck.c deletes the extents
     name: '/big00.bin gone (inode and dirent): restored from the older copy, then linked into /lost+found',
     drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]],
-    title: /Restore inode 4518 from an older copy of its inodes node \(sector \d+\): mode 100644, size \d+[\s\S]*inode 4518 -> \/lost\+found\/4518/,
+    title: /Restore inode 4518 from an older copy of its inodes node \(sector \d+\): mode 100644, size \d+[\s\S]*inode 4518 \(file, \d+ bytes\) -> \/lost\+found\/4518/,
     missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
   },
   {
     name: '/big00.bin gone and no older copy: a file rebuilt from its extents, then linked into /lost+found',
     drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]], noCopies: true,
-    title: /Recreate inode 4518 from its \d+ extents?: a \d+-byte file no dirent names[\s\S]*inode 4518 -> \/lost\+found\/4518/,
+    title: /Recreate inode 4518 from its \d+ extents?: a \d+-byte file no dirent names[\s\S]*inode 4518 \(file, \d+ bytes\) -> \/lost\+found\/4518/,
     missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
   },
   {
