@@ -2,9 +2,10 @@
 // inode names its dirent (bi_dir:bi_dir_offset): an inode whose backpointer is exactly this dirent, and which
 // no dirent reaches (inode_unreachable), is what the dirent pointed at before its d_inum was damaged, so the
 // dirent is pointed back at it (and its d_type set from that inode's mode). Without such an inode the dirent
-// names an inode that is gone: the inode is rebuilt from the dirent and its extents (fs-recreate.ts), and
-// removing the dirent, as fsck.c does, is the alternative. bcachefs 2021 always removes it (and leaves a
-// damaged dirent's inode for lost+found).
+// names an inode that is gone: it is restored from the newest older copy of its inodes node that holds it
+// (fs-copies.ts), else rebuilt from the dirent and its extents (fs-recreate.ts); removing the dirent, as
+// fsck.c does, is the alternative. bcachefs 2021 always removes it (and leaves a damaged dirent's inode for
+// lost+found).
 import { forEachKey, type Filesystem } from '../btree/fs.js';
 import type { Finding } from '../check/index.js';
 import { BTREE_ID_dirents, BTREE_ID_inodes } from '../format/names.js';
@@ -12,9 +13,11 @@ import { BCH_INODE_FIELDS, bytesToText, direntName, inodeUnpack } from '../forma
 import { modeToType } from '../fsck/inode-table.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
-import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { InodeCopies, restoreInode, type CopiedInode } from './fs-copies.js';
+import { disjointFixes, leafKeysAt, type LeafKey } from './fs-keys.js';
 import { planReattach } from './fs-lostfound.js';
 import { recreateInode } from './fs-recreate.js';
+import { ScanCancelled } from './older-copies.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const F_DIR = BCH_INODE_FIELDS.findIndex(([n]) => n === 'bi_dir');
@@ -77,6 +80,7 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
   const keys = leafKeysAt(fs, BTREE_ID_dirents, missing.map((f) => [BigInt(f.location.key!.pos.inode), BigInt(f.location.key!.pos.offset)]));
   const byBp = inodesByBackpointer(fs);
   const out: RepairFix[] = [];
+  const copies = new InodeCopies(ctx);
   // one fix per node per round: a second fix in the same node is planned on the next round's bytes
   const nodes = new Set<number>();
   for (const f of missing) {
@@ -95,15 +99,28 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
     }
     const dir = pathsOf(fs, BigInt(p.inode))[0]?.path ?? `<inode ${p.inode}>`;
     const path = `${dir === '/' ? '' : dir}/${bytesToText(direntName(k.value))}`;
-    const rebuilt = recreateInode(ctx, f, k, path, []);
+    const rebuilt = recreateInode(ctx, f, { key: k, path }, []);
     const remove = removeDirent(fs, f, k);
+    let copy: CopiedInode | undefined;
+    try {
+      copy = copies.find(BigInt(f.location.inode!));
+    } catch (e) {
+      if (e instanceof ScanCancelled) return []; // the pipeline sees the token and reports the plan as cancelled
+      throw e;
+    }
+    const restored = copy && restoreInode(ctx, f, copy, { key: k, path });
+    if (restored && typeof restored !== 'string') {
+      const others = typeof rebuilt === 'string' ? [] : [{ ...rebuilt, id: `${restored.id}:recreate` }];
+      out.push({ ...restored, alternatives: [...others, { ...remove, id: `${restored.id}:remove` }] });
+      continue;
+    }
     if (typeof rebuilt === 'string') {
-      out.push({ ...remove, evidence: [...remove.evidence, `not rebuilt: ${rebuilt}`] });
+      out.push({ ...remove, evidence: [...remove.evidence, `not rebuilt: ${rebuilt}`, ...(typeof restored === 'string' ? [`not restored: ${restored}`] : [])] });
       continue;
     }
     out.push({ ...rebuilt, alternatives: [{ ...remove, id: `${rebuilt.id}:remove` }] });
   }
-  return out;
+  return disjointFixes(out);
 }
 
 export const fsDirentsPlanner: Planner = { name: 'dirent targets', classes: ['dirent_missing_target', 'inode_unreachable'], order: 61, plan: planDirents };

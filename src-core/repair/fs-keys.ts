@@ -4,6 +4,9 @@ import type { Filesystem } from '../btree/fs.js';
 import { forEachKey } from '../btree/fs.js';
 import type { BtreeNode } from '../btree/node.js';
 import { bkeyValToText } from '../format/print.js';
+import { rangesOverlap } from '../journal/plan.js';
+import type { Finding } from '../check/index.js';
+import type { RepairFix } from './types.js';
 
 /** A live key in a leaf node: where it is, its value and its text. */
 export interface LeafKey {
@@ -37,4 +40,23 @@ export function leafKeysAt(fs: Filesystem, btreeId: number, wanted: readonly [bi
     node = n;
   });
   return out;
+}
+
+/**
+ * The fixes whose writes overlap no earlier one's: the pipeline lays a round's fixes over the device one
+ * after the other, each planned on the same bytes, so a second fix in a node waits for the next round.
+ */
+export function disjointFixes(fixes: readonly RepairFix[]): RepairFix[] {
+  const kept: RepairFix[] = [];
+  for (const f of fixes) {
+    const clash = kept.some((k) => k.writes.some((w) => f.writes.some((x) => rangesOverlap(w.offset, w.old.length, x.offset, x.old.length))));
+    if (!clash) kept.push(f);
+  }
+  return kept;
+}
+
+/** The inode an fsck-pass finding is about: its location's inode, else the inode field of its key's position. */
+export function findingInode(f: Finding): bigint | undefined {
+  if (f.location.inode !== undefined) return BigInt(f.location.inode);
+  return f.location.key ? BigInt(f.location.key.pos.inode) : undefined;
 }

@@ -24,6 +24,8 @@ import type { PlanContext, RepairFix } from './types.js';
 
 const field = (name: string): number => BCH_INODE_FIELDS.findIndex(([n]) => n === name);
 const F_NLINK = field('bi_nlink');
+const F_SIZE = field('bi_size');
+const KIND: Record<number, string> = { 1: 'fifo', 2: 'char device', 4: 'directory', 6: 'block device', 8: 'file', 10: 'symlink', 12: 'socket' };
 /** bi_flags' str_hash type (INODE_STR_HASH, bits 20..23): lost+found takes the root's */
 const STR_HASH_BITS = 0xf << 20;
 const LOST_FOUND = new TextEncoder().encode('lost+found');
@@ -183,7 +185,7 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
     );
     if (type === DT_DIR) subdirs++;
     done.push(f);
-    words.push(`inode ${inum} -> /lost+found/${name}`);
+    words.push(`inode ${inum} (${KIND[type] ?? `type ${type}`}, ${u.fields[F_SIZE]} bytes) -> /lost+found/${name}`);
     evidence.push(`inode ${inum} (type ${type}): no dirent reaches it; its backpointer ${String(f.actual)} names no dirent pointing back`);
   }
   if (!done.length) return [];

@@ -4,6 +4,9 @@
 import { allocPlanner } from './alloc.js';
 import { fsDirentsPlanner } from './fs-dirents.js';
 import { fsFieldsPlanner } from './fs-fields.js';
+import { fsHashPlanner } from './fs-hash.js';
+import { fsOrphansPlanner } from './fs-orphans.js';
+import { fsRootPlanner } from './fs-root.js';
 import { gensPlanner } from './gens.js';
 import { nodesPlanner } from './nodes.js';
 import { superblockPlanner } from './superblock.js';
@@ -20,6 +23,9 @@ export const PLANNERS: readonly Planner[] = [
   gensPlanner,
   allocPlanner,
   usagePlanner,
+  fsRootPlanner,
+  fsHashPlanner,
   fsFieldsPlanner,
   fsDirentsPlanner,
+  fsOrphansPlanner,
 ];

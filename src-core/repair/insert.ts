@@ -48,10 +48,18 @@ interface Place {
   parent: number | undefined;
 }
 
-/** Changes waiting for one node: keys to add, and new values of keys it has (by byte offset). */
+/** Changes waiting for one node: keys to add, keys to remove and new values of keys it has (by byte offset). */
 interface Pending {
   inserts: NewKey[];
+  deletes: Map<number, FieldChange>;
   values: Map<number, { value: Uint8Array; change: FieldChange }>;
+}
+
+/** A key to remove in the same fix (a key that moves: removed here, inserted at its new position). */
+export interface GoneKey {
+  sector: number;
+  keyOffset: number;
+  change: FieldChange;
 }
 
 /** Part of a bset's keys start after the node header and the bset header. */
@@ -78,11 +86,13 @@ function seqFor(sector: number, old: bigint, salt: string): bigint {
 }
 
 /**
- * Plans inserting `keys` (none at a position the btree holds) into btree `btreeId`: in-place inserts and
- * parent edits go into `edits` (with whatever the caller edits there already), the rest is returned; or a
- * sentence saying why the keys cannot be inserted.
+ * Plans inserting `keys` (none at a position the btree holds, unless `deletes` removes that key) into btree
+ * `btreeId`, and removing the leaf keys `deletes`: in-place edits and parent edits go into `edits` (with
+ * whatever the caller edits there already), the rest is returned; or a sentence saying why they cannot be.
  */
-export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number, keys: readonly NewKey[], salt: string): Inserted | string {
+export function insertKeys(
+  ctx: PlanContext, edits: EditsByNode, btreeId: number, keys: readonly NewKey[], salt: string, deletes: readonly GoneKey[] = [],
+): Inserted | string {
   const fs = ctx.fs;
   const places = placesOf(fs, btreeId);
   const leaves = [...places].filter(([, p]) => p.level === 0).sort((a, b) => bposCmp(a[1].min, b[1].min));
@@ -96,12 +106,17 @@ export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number
     if (!leaf[1].readable) return `the ${btreeName(btreeId)} leaf at sector ${leaf[0]} that covers ${bposToText(k.fields.pos)} is unreadable`;
     pendingAt(pending, leaf[0]).inserts.push(k);
   }
+  for (const d of deletes) {
+    if (places.get(d.sector)?.level !== 0) return `there is no ${btreeName(btreeId)} leaf at sector ${d.sector} to remove a key from`;
+    pendingAt(pending, d.sector).deletes.set(d.keyOffset, d.change);
+  }
   const out: Inserted = { writes: [], words: [], buckets: [] };
   const claim = bucketClaimer(ctx);
   for (let level = 0; pending.size; level++) {
     const next = new Map<number, Pending>();
     for (const [sector, p] of pending) {
       const mine: [NodeEdit, FieldChange][] = [
+        ...[...p.deletes].map(([keyOffset, c]): [NodeEdit, FieldChange] => [{ kind: 'delete', keyOffset }, c]),
         ...[...p.values].map(([keyOffset, v]): [NodeEdit, FieldChange] => [{ kind: 'value', keyOffset, value: v.value }, v.change]),
         ...p.inserts.map((k): [NodeEdit, FieldChange] => [{ kind: 'insert', bset: 0, fields: k.fields, value: k.value }, k.change]),
       ];
@@ -130,7 +145,7 @@ export function insertKeys(ctx: PlanContext, edits: EditsByNode, btreeId: number
 function pendingAt(m: Map<number, Pending>, sector: number): Pending {
   let p = m.get(sector);
   if (!p) {
-    p = { inserts: [], values: new Map() };
+    p = { inserts: [], deletes: new Map(), values: new Map() };
     m.set(sector, p);
   }
   return p;
@@ -148,19 +163,32 @@ function fits(fs: Filesystem, node: BtreeNode, all: NodeEdit[]): boolean | strin
   }
 }
 
-type Claim = () => { bucket: number; gen: number } | string;
+type Claim = () => { sector: number; bucket: number; gen: number } | string;
 
-/** Free buckets with an alloc key in a btree node (the alloc planner can rewrite only such a key). */
+/**
+ * Node slots in free buckets with an alloc key in a btree node (the alloc planner can rewrite only such a
+ * key): a bucket takes as many nodes as fit in it, one after the other, as bcachefs fills an open bucket.
+ */
 function bucketClaimer(ctx: PlanContext): Claim {
   let keys: Map<number, AllocKeyAt> | undefined;
+  const m = ctx.fs.sb.members[ctx.fs.sb.devIdx]!;
+  const slots = Math.floor(m.bucketSize / ctx.fs.sb.btreeNodeSize);
+  let open: { bucket: number; gen: number; next: number } | undefined;
   return () => {
-    keys ??= allocKeys(ctx.fs);
-    for (;;) {
-      const b = ctx.claimFreeBucket(ctx.fs.sb.devIdx);
-      if (b === undefined) return 'there is no free bucket with an alloc key left for a new btree node';
-      const k = keys.get(b);
-      if (k) return { bucket: b, gen: k.value.gen };
+    if (!open || open.next === slots) {
+      keys ??= allocKeys(ctx.fs);
+      for (;;) {
+        const b = ctx.claimFreeBucket(ctx.fs.sb.devIdx);
+        if (b === undefined) return 'there is no free bucket with an alloc key left for a new btree node';
+        const k = keys.get(b);
+        if (k) {
+          open = { bucket: b, gen: k.value.gen, next: 0 };
+          break;
+        }
+      }
     }
+    const sector = open.bucket * m.bucketSize + open.next++ * ctx.fs.sb.btreeNodeSize;
+    return { sector, bucket: open.bucket, gen: open.gen };
   };
 }
 
@@ -173,6 +201,7 @@ function split(fs: Filesystem, node: BtreeNode, place: Place, p: Pending, claim:
   const keys: { fields: BkeyFields; value: Uint8Array }[] = [];
   for (let k = 0; k < node.liveCount; k++) {
     const row = node.live[k]!;
+    if (p.deletes.has(t.keyOff[row]!)) continue;
     keys.push({ fields: bkeyFields(t, row), value: p.values.get(t.keyOff[row]!)?.value ?? copyBytes(t.value(row)) });
   }
   keys.push(...p.inserts);
@@ -217,8 +246,8 @@ function split(fs: Filesystem, node: BtreeNode, place: Place, p: Pending, claim:
       if (!last) {
         const b = claim();
         if (typeof b === 'string') return b;
-        sector = b.bucket * fs.sb.members[fs.sb.devIdx]!.bucketSize;
-        out.buckets.push(b.bucket);
+        sector = b.sector;
+        if (!out.buckets.includes(b.bucket)) out.buckets.push(b.bucket);
         up.inserts.push({
           fields: { type: KEY_TYPE_btree_ptr_v2, needsWhiteout: false, pos: ranges[i]!.max, size: 0, versionHi: 0, versionLo: 0n },
           value: encodeBtreePtrV2({ ...ptr, seq: seqs[i]!, minKey: ranges[i]!.min, entries: encodeExtentPtr({ dev: fs.sb.devIdx, offset: sector, gen: b.gen, cached: false }) }),

@@ -1,10 +1,8 @@
-// The inode and dirent field repairs (d_type, link counts, i_sectors, i_size) end to end through the built
-// CLI: repair -y on a copy, then our check finds nothing, the real bcachefs 2021 fsck -n exits 0, every data
-// key of the base image is still there, and undo --all gives back the damaged image byte for byte.
-import { afterAll, describe, expect, it } from 'vitest';
-import { resolve } from 'node:path';
-import { FIXTURES } from '../helpers/fixtures.js';
-import { checkImage, cli, copyImage, expectBaseKeys, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
+// The inode and dirent field repairs (d_type, link counts, i_sectors, i_size) end to end (fs-helpers.ts):
+// every data key of the base image is still there after each.
+import { afterAll, describe, it } from 'vitest';
+import { removeImages } from './core-helpers.js';
+import { expectRepairedEndToEnd, fsFixture } from './fs-helpers.js';
 
 afterAll(removeImages);
 
@@ -19,23 +17,6 @@ const CASES: [string, RegExp][] = [
 
 describe('inode and dirent field repairs: nothing lost, the real fsck -n accepts the result', () => {
   it.each(CASES)('%s', { timeout: 300_000 }, async (fx, title) => {
-    const img = copyImage(fx, resolve(FIXTURES, '..', 'bcachefs-2021-fs', fx, 'image.img.gz'));
-    const damaged = sha256File(img);
-    const p = cli(img, ['plan', 'image.img']);
-    expect(p.stdout, p.stderr).toMatch(title);
-    expect(p.stdout).toMatch(/, 0 findings without a fix\./);
-    const r = cli(img, ['repair', 'image.img', '--journal', 'j.db', '-y']);
-    expect(r.status, `repair -y:\n${r.stdout}\n${r.stderr}`).toBe(1);
-    expect(r.stdout).toMatch(/the check after the repair finds nothing/);
-    const after = await checkImage(img);
-    expect(after.findings.map((f) => f.id), 'our check after the repair').toEqual([]);
-    expectBaseKeys(`../bcachefs-2021-fs/${fx}`, after.keys);
-    if (!toolMissing) {
-      const f = realFsck(img);
-      expect(f.exit, `real fsck -n on the repaired image:\n${f.out}`).toBe(0);
-    }
-    const u = cli(img, ['undo', '--journal', 'j.db', '--all']);
-    expect(u.status, u.stderr).toBe(0);
-    expect(sha256File(img), 'undo --all gives the damaged image back').toBe(damaged);
+    await expectRepairedEndToEnd(fsFixture(fx), `../bcachefs-2021-fs/${fx}`, title, []);
   });
 });
