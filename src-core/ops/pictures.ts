@@ -264,14 +264,13 @@ export function hexRequestFor(f: Finding): HexRequest | null {
   if ((k === 'set_node_min_key' || k === 'set_node_max_key') && l.child) {
     return { btreeId: l.btree_id, level: l.level - 1, dev: l.child.dev, sector: l.child.sector, focus: 32, damaged: [k === 'set_node_min_key' ? 'header.min_key' : 'header.max_key'] };
   }
-  if (l.node) {
-    // the node itself (unreadable, empty): its header; when it was unreadable for its magic, that is the field
-    // (a finding's key is then the parent's pointer to it, not a key of this node)
-    const magic = f.repair.kind !== 'drop_node_pointer' || /bad magic/.test(f.log_message ?? '');
-    if (f.repair.kind === 'drop_node_pointer' || l.key?.byte_offset === undefined) {
-      return { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector, focus: 0, damaged: magic ? ['header.magic'] : [] };
-    }
-    return { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector, focus: l.key.byte_offset, damaged: [`key@${l.key.byte_offset}`] };
+  if (!l.node) return null;
+  const node = { btreeId: l.btree_id, level: l.level, dev: l.node.dev, sector: l.node.sector };
+  if (k === 'drop_node_pointer') {
+    // about the node itself (unreadable, empty): its header, the magic marked when that is why it was unreadable
+    // (the finding's key is the parent's pointer to the node, not a key in it)
+    return { ...node, focus: 0, damaged: /bad magic/.test(f.log_message ?? '') ? ['header.magic'] : [] };
   }
-  return null;
+  if (l.key?.byte_offset !== undefined) return { ...node, focus: l.key.byte_offset, damaged: [`key@${l.key.byte_offset}`] };
+  return { ...node, focus: 0, damaged: ['header.magic'] };
 }
