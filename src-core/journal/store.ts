@@ -170,6 +170,12 @@ export class Journal {
    * database that undo and verify could not tell from a file that is no journal.
    */
   private static createAside(file: string): void {
+    // SQLite would take a -wal left beside the name as the new journal's and replay someone else's pages into it
+    for (const f of [`${file}-wal`, `${file}-shm`]) {
+      if (existsSync(f)) {
+        throw new JournalError('BAD_JOURNAL', `${f} is there but the journal ${file} is not: the journal was moved or deleted and its write-ahead log stayed. Put the journal back beside it, or move ${f} away (it belongs to that journal), then run again.`);
+      }
+    }
     const aside = `${file}.new-${process.pid}`;
     const asideFiles = [aside, `${aside}-wal`, `${aside}-shm`];
     // a leftover of a killed run that had the same process id

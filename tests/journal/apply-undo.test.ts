@@ -1,5 +1,5 @@
 // Apply, undo, recovery and refusals through the journal, on working copies of a real fixture image.
-import { openSync, closeSync, writeSync, truncateSync, readFileSync } from 'node:fs';
+import { openSync, closeSync, writeSync, truncateSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -190,6 +190,18 @@ describe('apply and undo', () => {
     expect(() => db.prepare('DELETE FROM writes').run()).toThrow(/append-only/);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
+  });
+
+  it('refuses to make a journal where the write-ahead log of a moved or deleted one was left', () => {
+    const { dir, cleanup } = scratchDir('stale-wal');
+    try {
+      const file = join(dir, 'j.db');
+      writeFileSync(`${file}-wal`, 'pages of another journal');
+      expect(() => Journal.open(file, { create: true })).toThrow(/write-ahead log stayed.*move .*j\.db-wal away/);
+      expect(existsSync(file)).toBe(false);
+    } finally {
+      cleanup();
+    }
   });
 });
 
