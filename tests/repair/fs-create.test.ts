@@ -23,6 +23,7 @@ const BIG00_DIRENT = pos(4096n, 5504787945214033839n);
 
 const ROOT_INODE = pos(0n, 4096n);
 const BIG00_INODE = pos(0n, 4518n);
+const DIR0000_INODE = pos(0n, 4098n);
 
 /**
  * The base image with this damage done to its keys (each leaf rewritten in place, checksums recomputed); with `noCopies`, the older copies of the inodes nodes lose their magic, so no node scan finds them.
@@ -78,6 +79,19 @@ const CASES: { name: string; drop: Damage[]; noCopies?: boolean; title: RegExp; 
     drop: [[BTREE_ID_inodes, BIG00_INODE], [BTREE_ID_dirents, BIG00_DIRENT]], noCopies: true,
     title: /Recreate inode 4518 from its \d+ extents?: a \d+-byte file no dirent names[\s\S]*inode 4518 \(file, \d+ bytes\) -> \/lost\+found\/4518/,
     missing: () => ['dirents 4096:5504787945214033839:U32_MAX'],
+  },
+  {
+    // fsck.c deletes the entries of /dir0000 (its files and subdirectories then go to lost+found by number)
+    name: '/dir0000 (inode 4098) gone: restored from the older copy of its inodes node',
+    drop: [[BTREE_ID_inodes, DIR0000_INODE]],
+    title: /Restore directory inode 4098 \(an entry of \/\) from an older copy of its inodes node \(sector \d+\), with its \d+ entries/,
+    missing: () => [],
+  },
+  {
+    name: '/dir0000 gone and no older copy: a new directory, its entries rehashed',
+    drop: [[BTREE_ID_inodes, DIR0000_INODE]], noCopies: true,
+    title: /Recreate directory inode 4098 \(an entry of \/\) with its \d+ entries \(no older copy of it was found\)/,
+    missing: () => basePositions(BASE, 'dirents').filter((k) => k.startsWith('4098:')).map((k) => `dirents ${k}`),
   },
   {
     // a damaged offset: the slots between its hash and it are free, so a lookup of /big00.bin stops before it
