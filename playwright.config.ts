@@ -1,8 +1,9 @@
 // End-to-end tests of the workstation in browser mode: the real server (dist/src-web/server.js) and the
 // real service, driven through Debian's chromium. `npm run build && npm run build:app` must have run (npm
-// test does it). Two servers (tests/e2e/servers.setup.ts): one as users get it, one whose checker reads
+// test does it). Three servers (tests/e2e/servers.setup.ts): one as users get it, one whose checker reads
 // through a slowed-down disk (tests/e2e/slow-disk-checker.mjs) so that a check lasts long enough to watch
-// its progress and cancel it. Each test opens the address its server printed, token and all.
+// its progress and cancel it, and one whose disk a test can hold mid-plan or mid-apply until its Cancel has
+// arrived (tests/e2e/held-repair-checker.mjs). Each test opens the address its server printed, token and all.
 import { defineConfig } from '@playwright/test';
 import { existsSync } from 'node:fs';
 

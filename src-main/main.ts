@@ -2,17 +2,14 @@
 // Content-Security-Policy, a narrow IPC bridge (preload.cts) whose every message is validated here
 // (validate.ts) before it reaches the core, and the core service in a utilityProcess
 // (src-core/service/child.ts). Main owns device access: it lists the devices itself and decides which one
-// may be opened, and how (devices.ts); the core then opens it by path.
+// may be opened, and how (src-core/ops/write-gate.ts, shared with browser mode); the core then opens it by path.
 import { app, BrowserWindow, dialog, ipcMain, net, protocol, session, utilityProcess, type IpcMainInvokeEvent, type UtilityProcess } from 'electron';
-import { realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import config from '../electron.config.js';
-import { listDevices } from '../src-core/ops/index.js';
-import type { DeviceList, EventMessage, Message, Response } from '../src-core/service/protocol.js';
-import { decideOpen, WriteConsent, type Target } from './devices.js';
+import { ServiceGate } from '../src-core/ops/index.js';
+import type { EventMessage, Message, Response } from '../src-core/service/protocol.js';
 import { validateCall } from './validate.js';
-import { WriteGate } from './write-gate.js';
 
 const HOST = 'bcachefs-repair';
 /** no remote anything: scripts, styles, images and connections only from the app itself */
@@ -43,7 +40,7 @@ class ServiceProcess {
     });
     p.on('message', (m: Message) => {
       if ('event' in m) {
-        if (m.event === 'session.closed') gate.opened(null);
+        if (m.event === 'session.closed') gate.closed();
         win?.webContents.send('service:event', m);
         return;
       }
@@ -59,7 +56,7 @@ class ServiceProcess {
       const message = `The service process exited (code ${code}), so the image was closed. Open it again; if this repeats, report it as a bug.`;
       for (const [id, resolve] of this.pending) resolve({ id, error: { code: 'SERVICE_DIED', message } });
       this.pending.clear();
-      gate.opened(null);
+      gate.closed();
       if (!this.stopping) win?.webContents.send('service:event', { event: 'session.closed', data: { message } } satisfies EventMessage);
     });
     this.proc = p;
@@ -87,58 +84,21 @@ function fromOurPage(e: IpcMainInvokeEvent): boolean {
   return !!win && e.sender === win.webContents && (e.senderFrame?.url ?? '').startsWith(`${ORIGIN}/`);
 }
 
-let deviceList: DeviceList = { devices: [], notes: [] };
-/** write mode, per device, once the technician confirmed it (Apply and History ask: write.confirm) */
-const consent = new WriteConsent();
-/** what the core has open, and whether apply and undo may write it */
-const gate = new WriteGate(consent);
-const service = new ServiceProcess();
 const sampleImage = resolve(unpacked(fromApp(config.paths.sample)));
-
-/** What an open request names: a block device by its real path, else an image (or nothing: the core says why). */
-function targetOf(path: string): Target | null {
-  try {
-    const real = realpathSync(path);
-    return statSync(real).isBlockDevice() ? { kind: 'device', path: real } : { kind: 'image', path: real, isSample: real === sampleImage };
-  } catch {
-    return null;
-  }
-}
+/** main's own device list, write mode once confirmed (Apply and History ask: write.confirm), and what the core has open */
+const gate = new ServiceGate(sampleImage);
+const service = new ServiceProcess();
 
 function registerIpc(): void {
   ipcMain.handle('service:call', async (e, method: unknown, params: unknown) => {
     if (!fromOurPage(e)) return { error: { code: 'FORBIDDEN', message: 'Refused: the request did not come from the bcachefs-repair window.' } };
     const v = validateCall(method, params);
     if (!v.ok) return { error: v.error };
-    if (v.method === 'devices') {
-      deviceList = listDevices();
-      return { result: deviceList };
-    }
-    let forward = v.params;
-    let target: Target | null = null;
-    if (v.method === 'open' || v.method === 'write.confirm') {
-      target = targetOf(v.params.path as string);
-      if (target?.kind === 'device' && !deviceList.devices.some((d) => d.path === target!.path)) deviceList = listDevices();
-    }
-    if (v.method === 'open' && target?.kind === 'device') {
-      const d = decideOpen(target, 'read', deviceList.devices, consent);
-      if (!d.allow) return { error: { code: d.code, message: d.message } };
-      // the path decided on, not a link that could be changed in between
-      forward = { path: target.path };
-    }
-    if (v.method === 'write.confirm') {
-      const d = gate.confirm(target, deviceList.devices);
-      if (!d.allow) return { error: { code: d.code, message: d.message } };
-    }
-    if (v.method === 'apply' || v.method === 'undo') {
-      // the device's state now (mounted since the confirmation?), not as it was listed
-      if (gate.current?.kind === 'device') deviceList = listDevices();
-      const d = gate.mayWrite(deviceList.devices);
-      if (!d.allow) return { error: { code: d.code, message: d.message } };
-    }
-    const r = await service.call(v.method, forward);
-    if (!('error' in r) && v.method === 'open') gate.opened(target);
-    if (!('error' in r) && v.method === 'close') gate.opened(null);
+    const a = gate.admit(v.method, v.params);
+    if ('answer' in a) return { result: a.answer };
+    if ('error' in a) return { error: a.error };
+    const r = await service.call(v.method, a.forward);
+    a.answered(!('error' in r));
     return 'error' in r ? { error: r.error } : { result: r.result };
   });
   ipcMain.handle('dialog:open-image', async (e) => {

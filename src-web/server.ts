@@ -10,6 +10,8 @@
 // Scripts may send it as the X-Bcachefs-Repair-Token header instead. A request without it, or with another
 // one, gets 401 before any other check. Then requests must name this server in Host (no DNS rebinding), and
 // an Origin, when sent, must be this server (no cross-site requests from other pages in the same browser).
+// Every call then passes the same write gate as in Electron (ServiceGate, src-core/ops/write-gate.ts):
+// apply and undo only for the open disk, after write.confirm, and only while it may still be written.
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { dirname, extname, join, normalize, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findSampleImage, ServiceGate } from '../src-core/ops/index.js';
 import { isMethod, type EventMessage, type Message, type Response } from '../src-core/service/protocol.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -174,7 +177,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const line = `data: ${JSON.stringify(m)}\n\n`;
     for (const c of clients) c.write(line);
   };
-  const service = new ServiceChild(childEntry, broadcast, log);
+  const gate = new ServiceGate(findSampleImage());
+  const service = new ServiceChild(childEntry, (m) => {
+    if (m.event === 'session.closed') gate.closed();
+    broadcast(m);
+  }, log);
   let port = opts.port;
   const allowedHosts = (): string[] => [`${HOST}:${port}`, `localhost:${port}`];
   const allowedOrigins = (): string[] => allowedHosts().map((h) => `http://${h}`);
@@ -227,7 +234,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       if (!msg || typeof msg !== 'object' || !isMethod(msg.method)) {
         return send(res, 400, { id: (msg as { id?: unknown })?.id ?? null, error: { code: 'BAD_REQUEST', message: `Unknown method ${JSON.stringify(msg?.method)}. This is a bug in the page; reload it.` } });
       }
-      const r = await service.call(msg.id, msg.method, msg.params);
+      const a = gate.admit(msg.method, msg.params);
+      if ('answer' in a) return send(res, 200, { id: msg.id, result: a.answer });
+      if ('error' in a) return send(res, 200, { id: msg.id, error: a.error });
+      const r = await service.call(msg.id, msg.method, a.forward);
+      a.answered(!('error' in r));
       return send(res, 200, r);
     }
 

@@ -1,7 +1,7 @@
 // The system's block devices, for the device list: what lsblk reports (util-linux), with bcachefs found
 // by reading each unrecognised device's superblock magic (blkid before util-linux 2.39 does not know
 // bcachefs). Listing only reads; which device may be opened for writing is the front end's decision
-// (src-main/devices.ts), and the device layer refuses writes to mounted devices anyway.
+// (ops/write-gate.ts), and the device layer refuses writes to mounted devices anyway.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { openDevice } from '../device/index.js';

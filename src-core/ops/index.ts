@@ -5,7 +5,7 @@ export { Disk, OpsError } from './disk.js';
 export { btreeOverview, listBtree, validateListRequest, BTREE_NAMES, MAX_LEVEL, type ListRequest, type ListRow, type ListResult } from './btrees.js';
 export { checkDisk, BUILT_IN_CHECKER, type Checker, type CheckFn, type CheckRequest } from './check.js';
 export { showSuperText } from './show-super.js';
-export { TOOL_NAME, toolVersion, projectRoot } from './version.js';
+export { TOOL_NAME, toolVersion, projectRoot, findSampleImage } from './version.js';
 export { CancellationTokenSource, sharedCancellation, type CancellationToken } from '../base/cancellation.js';
 export * from './types.js';
 export { journalHistory, journalReport, undoFixes, verifyJournal, writeReport, type Report, type ReportFormat, type UndoOutcome, type UndoRequest, type UndoTarget, type VerifyOutcome } from './journal.js';
@@ -19,3 +19,4 @@ export {
   applyRepair, fixesFromDocument, planDocument, planRepair, selectFixes,
   type ApplyOutcome, type ApplyProgress, type ApplyRequest, type PlanDocument, type PlanProgress, type PlanRequest, type RepairFix, type RepairFixJson, type RepairPlan, type Unresolved,
 } from './repair.js';
+export { decideOpen, deviceKey, targetOf, ServiceGate, WriteConsent, WriteGate, type Admission, type Decision, type OpenMode, type Target } from './write-gate.js';

@@ -1,6 +1,6 @@
 // Which tool this is, for --version, hello and every JSON document.
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const TOOL_NAME = 'bcachefs-repair';
@@ -24,4 +24,13 @@ export function toolVersion(): string {
     version = '0.0.0';
   }
   return version;
+}
+
+/** The bundled sample image: $BCACHEFS_REPAIR_SAMPLE, else assets/sample.img.gz of the project; null if missing. */
+export function findSampleImage(): string | null {
+  const env = process.env.BCACHEFS_REPAIR_SAMPLE;
+  if (env) return existsSync(env) ? resolve(env) : null;
+  const root = projectRoot();
+  const p = root && join(root, 'assets', 'sample.img.gz');
+  return p && existsSync(p) ? p : null;
 }

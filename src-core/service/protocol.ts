@@ -99,7 +99,8 @@ export interface Params {
   'repair.cancel': Record<string, never> | undefined;
   /**
    * The technician confirmed write mode for the open disk (`path`, which must be the open one) with the
-   * journal `journal`. In the desktop app the main process records it and refuses apply and undo without it.
+   * journal `journal`. The front end (Electron's main, browser mode's server) records it and refuses apply and
+   * undo without it (ServiceGate, src-core/ops/write-gate.ts).
    */
   'write.confirm': { path: string; journal: string };
   /** The journal's sessions, fixes and checks. */

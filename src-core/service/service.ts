@@ -4,7 +4,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { completePath, listDevices, makeWorkingCopy, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
+import { completePath, listDevices, makeWorkingCopy, findSampleImage, projectRoot, proposeWorkingCopy, toolVersion } from '../ops/index.js';
 import { loadChecker } from './checker.js';
 import { errorInfo, ServiceError } from './session.js';
 import type { FromWorker, ToWorker } from './session-worker.js';
@@ -36,13 +36,6 @@ const NOT_ELEVATED: readonly string[] = ['devices', 'complete', 'workingCopy.pro
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 
-export function findSampleImage(): string | null {
-  const env = process.env.BCACHEFS_REPAIR_SAMPLE;
-  if (env) return existsSync(env) ? resolve(env) : null;
-  const root = projectRoot();
-  const p = root && join(root, 'assets', 'sample.img.gz');
-  return p && existsSync(p) ? p : null;
-}
 
 function defaultWorkerUrl(): URL {
   if (import.meta.url.endsWith('.ts')) {

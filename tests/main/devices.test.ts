@@ -1,10 +1,9 @@
-// The main process's decision of which device may be opened, and how (src-main/devices.ts), on the
+// The main process's decision of which device may be opened, and how (src-core/ops/write-gate.ts), on the
 // devices of a recorded lsblk output (tests/device-list/lsblk).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLsblk } from '../../src-core/ops/index.js';
-import { decideOpen, WriteConsent } from '../../src-main/devices.js';
+import { decideOpen, parseLsblk, WriteConsent } from '../../src-core/ops/index.js';
 
 const devices = parseLsblk(readFileSync(join(import.meta.dirname, '..', 'device-list', 'lsblk', 'loops-debian12.json'), 'utf8'));
 const dev = (path: string) => devices.find((d) => d.path === path)!;

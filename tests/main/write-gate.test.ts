@@ -1,10 +1,9 @@
-// Main's gate on apply and undo (src-main/write-gate.ts), on the devices of a recorded lsblk output
+// Main's gate on apply and undo (src-core/ops/write-gate.ts, shared with browser mode), on the devices of a recorded lsblk output
 // (tests/device-list/lsblk): nothing is written without write mode confirmed for the open disk.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseLsblk } from '../../src-core/ops/index.js';
-import { WriteGate } from '../../src-main/write-gate.js';
+import { parseLsblk, WriteGate } from '../../src-core/ops/index.js';
 
 const devices = parseLsblk(readFileSync(join(import.meta.dirname, '..', 'device-list', 'lsblk', 'loops-debian12.json'), 'utf8'));
 const device = (path: string) => ({ kind: 'device' as const, path });
@@ -20,7 +19,7 @@ describe('WriteGate', () => {
   it('refuses apply and undo on the open device until write mode is confirmed for it', () => {
     const g = new WriteGate();
     g.opened(device('/dev/loop0'));
-    expect(g.mayWrite(devices)).toMatchObject({ allow: false, code: 'NOT_CONFIRMED', message: expect.stringMatching(/^Write mode was not confirmed for \/dev\/loop0\. It is asked for when you apply repairs\./) });
+    expect(g.mayWrite(devices)).toMatchObject({ allow: false, code: 'NOT_CONFIRMED', message: expect.stringMatching(/^Write mode was not confirmed for \/dev\/loop0\. It is asked for when you apply repairs: tick "Write mode: I confirm…" in Apply/) });
     expect(g.confirm(device('/dev/loop0'), devices)).toEqual({ allow: true, mode: 'write' });
     expect(g.mayWrite(devices)).toEqual({ allow: true, mode: 'write' });
   });
