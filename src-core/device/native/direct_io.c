@@ -121,18 +121,9 @@ typedef struct {
 } xfer_args;
 
 static int get_xfer_args(napi_env env, napi_callback_info info, xfer_args *a) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < 6) {
-    throw_type(env, "expected (fd, buffer, bufferOffset, length, position, align)");
-    return 0;
-  }
   int32_t fd;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    throw_type(env, "fd must be a non-negative integer");
-    return 0;
-  }
+  if (!fd_call_args(env, info, 6, argv, &fd, "expected (fd, buffer, bufferOffset, length, position, align)")) return 0;
   bool is_ta = false;
   napi_is_typedarray(env, argv[1], &is_ta);
   if (!is_ta) {
@@ -278,11 +269,8 @@ static napi_value js_pwrite(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_block_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (!fd_arg(env, argc, argv, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   uint64_t size = 0;
   int lbs = 0;
   if (ioctl(fd, BLKGETSIZE64, &size) != 0) return throw_errno(env, "ioctl(BLKGETSIZE64)", errno);
@@ -297,14 +285,12 @@ static napi_value js_block_info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_direct(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+  const char *usage = "expected (fd, on: boolean)";
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
   bool on = false;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_get_value_bool(env, argv[1], &on) != napi_ok)
-    return throw_type(env, "expected (fd, on: boolean)");
+  if (!fd_call_args(env, info, 2, argv, &fd, usage)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) return throw_type(env, usage);
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return throw_errno(env, "fcntl(F_GETFL)", errno);
   int nfl = on ? (fl | O_DIRECT) : (fl & ~O_DIRECT);
@@ -325,15 +311,14 @@ static napi_value js_bounce_size(napi_env env, napi_callback_info info) {
 
 /* prefetch(fd, position, length) -> queued?  (aligned ranges only; see readahead.c) */
 static napi_value js_prefetch(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
+  const char *usage = "expected (fd, position, length) with 0 < length <= maxChunk";
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
   int64_t pos, len;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
+  if (!fd_call_args(env, info, 3, argv, &fd, usage)) return NULL;
+  if (napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
       pos < 0 || len <= 0 || len > (int64_t)MAX_BOUNCE)
-    return throw_type(env, "expected (fd, position, length) with 0 < length <= maxChunk");
+    return throw_type(env, usage);
   int queued = ra_prefetch(fd, pos, (size_t)len);
   if (queued) { /* remember fd for the environment's teardown (see bounce_finalize) */
     bounce_t *b = env_state(env);
@@ -358,11 +343,8 @@ static napi_value js_prefetch(napi_env env, napi_callback_info info) {
 
 /* dropPrefetch(fd): forget every read-ahead of fd (before closing it: fd numbers are reused) */
 static napi_value js_drop_prefetch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (!fd_arg(env, argc, argv, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   ra_drop(fd, 0, -1);
   bounce_t *b = NULL;
   if (napi_get_instance_data(env, (void **)&b) == napi_ok && b) {
