@@ -143,7 +143,7 @@ export function spansFor(found: readonly FoundNode[], btreeId: number, level: nu
 }
 
 /** bpos_predecessor (the range before a span ends just below its start). */
-export function predecessor(p: Bpos): Bpos {
+function predecessor(p: Bpos): Bpos {
   if (p.snapshot > 0) return { ...p, snapshot: p.snapshot - 1 };
   if (p.offset > 0n) return { inode: p.inode, offset: p.offset - 1n, snapshot: U32_MAX };
   return { inode: p.inode - 1n, offset: U64_MAX, snapshot: U32_MAX };

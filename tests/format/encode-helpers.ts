@@ -117,7 +117,7 @@ export function alloc(value: Uint8Array): AllocUnpacked {
 export const bucketPos = (b: number | bigint): Bpos => ({ inode: 0n, offset: BigInt(b), snapshot: 0 });
 
 /** Byte ranges where two buffers differ. */
-export function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
+function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < a.length; i++) {
     if (a[i] === b[i]) continue;
