@@ -1,4 +1,4 @@
-// What the journal commands (undo, history, verify, report) share: the --journal option.
+// What the journal commands (undo, history, verify, report) share: the --journal option, the --fix/--session ID options.
 import { UsageError, type OptionSpec } from './command.js';
 
 export const JOURNAL_OPTION: OptionSpec = { type: 'string', value: 'FILE', help: 'the repair journal (the file given to repair --journal)' };
@@ -9,8 +9,15 @@ export function journalFile(command: string, values: Record<string, string | boo
   return j;
 }
 
-/** A fix or session number as typed. */
-export function positiveInt(command: string, option: string, v: string): number {
+/** An option that takes a fix or session number (--fix ID, --session ID). */
+export function idOption(help: string): OptionSpec {
+  return { type: 'string', value: 'ID', help };
+}
+
+/** The number given to an idOption, undefined when the option is absent. */
+export function idValue(command: string, values: Record<string, string | boolean | undefined>, option: string): number | undefined {
+  const v = values[option];
+  if (typeof v !== 'string') return undefined;
   if (!/^[1-9]\d{0,9}$/.test(v)) throw new UsageError(`${command}: --${option} takes a number (see history), not "${v}"`);
   return Number(v);
 }

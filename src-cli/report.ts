@@ -1,7 +1,7 @@
 // bcachefs-repair report --journal FILE --format html|json|pdf --output FILE [--session ID]
 import { writeReport, type ReportFormat } from '../src-core/ops/index.js';
 import { EXIT_OK, UsageError, type Command } from './command.js';
-import { JOURNAL_OPTION, journalFile, positiveInt } from './journal-options.js';
+import { idOption, idValue, JOURNAL_OPTION, journalFile } from './journal-options.js';
 
 const FORMATS: ReportFormat[] = ['html', 'json', 'pdf'];
 
@@ -17,14 +17,14 @@ export const report: Command = {
     journal: JOURNAL_OPTION,
     format: { type: 'string', value: 'html|json|pdf', help: 'what to write' },
     output: { type: 'string', value: 'FILE', help: 'where to write it' },
-    session: { type: 'string', value: 'ID', help: 'only this session' },
+    session: idOption('only this session'),
   },
   async run({ values, out }) {
     const file = journalFile('report', values);
     const format = values.format as ReportFormat;
     if (!FORMATS.includes(format)) throw new UsageError(`report: --format must be one of ${FORMATS.join(', ')}${values.format ? `, not "${values.format}"` : ''}`);
     if (typeof values.output !== 'string' || values.output === '') throw new UsageError('report: where to? (--output FILE missing)');
-    const session = typeof values.session === 'string' ? positiveInt('report', 'session', values.session) : undefined;
+    const session = idValue('report', values, 'session');
     const r = writeReport(file, format, values.output, session);
     out.line(`wrote the ${format.toUpperCase()} report of ${file} to ${values.output} (chain head at position ${r.journal.chainHead.seq}: ${r.journal.chainHead.hash}).`);
     return EXIT_OK;

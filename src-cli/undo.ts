@@ -1,7 +1,7 @@
 // bcachefs-repair undo [DEV] --journal FILE (--fix ID | --session ID | --all) [--force] [--yes]
 import { OpsError, undoFixes, type UndoTarget } from '../src-core/ops/index.js';
 import { EXIT_OK, UsageError, type Command } from './command.js';
-import { JOURNAL_OPTION, journalFile, positiveInt } from './journal-options.js';
+import { idOption, idValue, JOURNAL_OPTION, journalFile } from './journal-options.js';
 
 export const undo: Command = {
   name: 'undo',
@@ -14,8 +14,8 @@ export const undo: Command = {
     'to undo them too. A fix a crash left half-written is rolled back first (--roll-forward completes it instead).',
   options: {
     journal: JOURNAL_OPTION,
-    fix: { type: 'string', value: 'ID', help: 'undo this fix (its number in history)' },
-    session: { type: 'string', value: 'ID', help: 'undo every fix of this session' },
+    fix: idOption('undo this fix (its number in history)'),
+    session: idOption('undo every fix of this session'),
     all: { type: 'boolean', help: 'undo every fix in the journal' },
     force: { type: 'boolean', help: 'undo even where something else wrote over a fix since' },
     yes: { type: 'boolean', help: 'also undo the later fixes that rewrote the same bytes' },
@@ -26,10 +26,9 @@ export const undo: Command = {
     const journal = journalFile('undo', values);
     const picked = [values.fix !== undefined, values.session !== undefined, values.all === true].filter(Boolean).length;
     if (picked !== 1) throw new UsageError('undo: say what to undo: exactly one of --fix ID, --session ID, --all');
-    const target: UndoTarget =
-      values.fix !== undefined ? { fix: positiveInt('undo', 'fix', values.fix as string) }
-      : values.session !== undefined ? { session: positiveInt('undo', 'session', values.session as string) }
-      : { all: true };
+    const fix = idValue('undo', values, 'fix');
+    const session = idValue('undo', values, 'session');
+    const target: UndoTarget = fix !== undefined ? { fix } : session !== undefined ? { session } : { all: true };
     try {
       const r = undoFixes({
         journal, target, force: values.force === true, withLater: values.yes === true,

@@ -11,11 +11,6 @@ export interface NodeKeyList {
   row(k: number): number;
 }
 
-/** A list of one table's rows 0..n-1 (a root entry's key). */
-export function tableKeyList(t: KeyTable): NodeKeyList {
-  return { count: t.n, table: () => t, row: (k) => k };
-}
-
 export const EMPTY_KEY_LIST: NodeKeyList = { count: 0, table: () => { throw new RangeError('empty key list'); }, row: () => -1 };
 
 /**

@@ -107,6 +107,29 @@ function markRow(summary: string, message: (i: MarkInput) => string, explain: (i
   return { summary, severity: 'error', reported: 'need_fsck', values: 'gen', message, explain, repair: MARK_REPAIR };
 }
 
+/** The two root range classes: bcachefs 2021 says the same of both and repairs neither. */
+function rootRangeRow(summary: string, message: (posText: string) => string): ProblemRow<NodeInput & { posText: string }> {
+  return {
+    summary,
+    severity: 'error',
+    reported: 'mustfix_fsck_err',
+    values: 'pos',
+    message: (i) => message(i.posText),
+    explain: (i) => `the root node of ${i.btree} does not cover the whole key space; bcachefs prints this as a must-fix error (", fixing" even with -n) and then stops`,
+    repair: { kind: 'unimplemented', description: 'none: bcachefs 2021 says "repair unimplemented" and stops mark and sweep' },
+  };
+}
+
+/** A missing or future bucket gen: a cached pointer is dropped (not in a root), a dirty one sets the bucket's gen. */
+function ptrGenRepair(setGenDescription: string): (i: PtrInput) => Repair {
+  return (i) =>
+    i.isRoot && i.cached
+      ? { kind: 'unimplemented', description: ROOTS_CANNOT }
+      : i.cached
+        ? { kind: 'drop_stale_ptr', description: 'bcachefs drops the cached pointer' }
+        : { kind: 'set_bucket_gen_from_ptr', description: setGenDescription };
+}
+
 function bucketRow(summary: string, values: ValueKind): ProblemRow<BucketInput> {
   return {
     summary,
@@ -223,24 +246,8 @@ export const GC_PROBLEMS = {
   }),
 
   // topology (btree_gc.c)
-  btree_root_bad_min_key: problem<NodeInput & { posText: string }>({
-    summary: 'btree root min_key is not POS_MIN',
-    severity: 'error',
-    reported: 'mustfix_fsck_err',
-    values: 'pos',
-    message: (i) => M.msgRootBadMinKey(i.posText),
-    explain: (i) => `the root node of ${i.btree} does not cover the whole key space; bcachefs prints this as a must-fix error (", fixing" even with -n) and then stops`,
-    repair: { kind: 'unimplemented', description: 'none: bcachefs 2021 says "repair unimplemented" and stops mark and sweep' },
-  }),
-  btree_root_bad_max_key: problem<NodeInput & { posText: string }>({
-    summary: 'btree root max_key is not POS_MAX',
-    severity: 'error',
-    reported: 'mustfix_fsck_err',
-    values: 'pos',
-    message: (i) => M.msgRootBadMaxKey(i.posText),
-    explain: (i) => `the root node of ${i.btree} does not cover the whole key space; bcachefs prints this as a must-fix error (", fixing" even with -n) and then stops`,
-    repair: { kind: 'unimplemented', description: 'none: bcachefs 2021 says "repair unimplemented" and stops mark and sweep' },
-  }),
+  btree_root_bad_min_key: rootRangeRow('btree root min_key is not POS_MIN', M.msgRootBadMinKey),
+  btree_root_bad_max_key: rootRangeRow('btree root max_key is not POS_MAX', M.msgRootBadMaxKey),
   topology_min_key: problem<TopologyMinInput>({
     summary: "a child's min_key does not follow its previous sibling (gap or overlap)",
     severity: 'error',
@@ -297,12 +304,7 @@ export const GC_PROBLEMS = {
     values: 'gen',
     message: (i) => M.msgPtrGenMissing(i.dev, i.bucket, i.ptrDataType, i.ptrGen),
     explain: (i) => `bucket ${i.dev}:${i.bucket} has no alloc key, but this key points into it with gen ${i.ptrGen}`,
-    repair: (i) =>
-      i.isRoot && i.cached
-        ? { kind: 'unimplemented', description: ROOTS_CANNOT }
-        : i.cached
-          ? { kind: 'drop_stale_ptr', description: 'bcachefs drops the cached pointer' }
-          : { kind: 'set_bucket_gen_from_ptr', description: "bcachefs creates the bucket's gen from the pointer's and rewrites the alloc key" },
+    repair: ptrGenRepair("bcachefs creates the bucket's gen from the pointer's and rewrites the alloc key"),
   }),
   ptr_gen_future: problem<PtrInput>({
     summary: "pointer gen newer than its bucket's gen",
@@ -311,16 +313,9 @@ export const GC_PROBLEMS = {
     values: 'gen',
     message: (i) => M.msgPtrGenFuture(i.dev, i.bucket, i.ptrDataType, i.ptrGen, i.bucketGen),
     explain: (i) => `the pointer's gen ${i.ptrGen} is ahead of bucket ${i.dev}:${i.bucket}'s gen ${i.bucketGen}: the alloc key is older than the data it describes`,
-    repair: (i) =>
-      i.isRoot && i.cached
-        ? { kind: 'unimplemented', description: ROOTS_CANNOT }
-        : i.cached
-          ? { kind: 'drop_stale_ptr', description: 'bcachefs drops the cached pointer' }
-          : {
-              kind: 'set_bucket_gen_from_ptr',
-              description:
-                "bcachefs raises the bucket's gen to the pointer's, zeroes its counts and runs mark and sweep again (other pointers into the bucket then become stale)",
-            },
+    repair: ptrGenRepair(
+      "bcachefs raises the bucket's gen to the pointer's, zeroes its counts and runs mark and sweep again (other pointers into the bucket then become stale)",
+    ),
     shortfall: (i) =>
       i.btreePtr
         ? "for a btree node pointer bcachefs 2021's repair raises the bucket's gen; when the bucket also holds other btree nodes (small " +

@@ -15,18 +15,22 @@ import { loadAddon } from './native.js';
 
 export { DeviceError } from './errors.js';
 
-/** A device or image opened for reading. */
-export interface BlockReader {
+/** What was opened, as found at open. */
+export interface DeviceIdentity {
   /** What the user opened (the .gz path for gz images). */
-  readonly path: string;
+  path: string;
   /** Bytes. */
-  readonly size: number;
+  size: number;
   /** Block devices: the queue's logical block size (512, 4096, ...). Files: 4096 (the O_DIRECT alignment used). */
-  readonly logicalBlockSize: number;
-  readonly isBlockDevice: boolean;
+  logicalBlockSize: number;
+  isBlockDevice: boolean;
   /** Block devices: the disk's serial number and World Wide Name from sysfs, where the kernel has them; null for files. */
-  readonly serial: string | null;
-  readonly wwn: string | null;
+  serial: string | null;
+  wwn: string | null;
+}
+
+/** A device or image opened for reading. */
+export interface BlockReader extends Readonly<DeviceIdentity> {
   /** True while reads use O_DIRECT. */
   readonly direct: boolean;
   /** Human notes: fallbacks and their reasons, temporary files, devices in use. */

@@ -74,19 +74,27 @@ export function bkeyFormatFor(keys: readonly BkeyFields[], range: readonly Bpos[
   return readBkeyFormat(buf, 0);
 }
 
-export interface NewNode {
-  /** the filesystem's bset magic (Superblock.bsetMagic) */
-  magic: bigint;
+/** What says which node of which btree a node is, and which copy of it: in a new node as in one found on disk. */
+export interface NodeIdentity {
   btreeId: number;
   level: number;
-  /** BTREE_NODE_SEQ: the replaced node's plus one (bcachefs counts rewrites of a node there) */
+  /** BTREE_NODE_SEQ: how many times the node was rewritten (orders copies of one range) */
   nodeSeq: number;
-  /** the bset seq, which the parent's btree_ptr_v2 must carry; bcachefs picks a random one */
+  /** the bset seq, which the parent's btree_ptr_v2 must carry */
   seq: bigint;
   minKey: Bpos;
   maxKey: Bpos;
-  /** the newest journal seq of the keys' bsets (bcachefs keeps it on rewrites), not past the journal */
+  /** the newest journal seq of the node's bsets */
   journalSeq: bigint;
+}
+
+/**
+ * A node to write: its nodeSeq is the replaced node's plus one, its seq random (as bcachefs picks it), its
+ * journalSeq the keys' newest (bcachefs keeps it on rewrites), not past the journal.
+ */
+export interface NewNode extends NodeIdentity {
+  /** the filesystem's bset magic (Superblock.bsetMagic) */
+  magic: bigint;
   /** the superblock's metadata version */
   version: number;
   /** the bset checksum type: for metadata the superblock's metadata_checksum option number is the type */

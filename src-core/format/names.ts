@@ -28,7 +28,6 @@ export const KEY_TYPE_indirect_inline_data = 19;
 export const KEY_TYPE_alloc_v2 = 20;
 
 export const BTREE_IDS = ['extents', 'inodes', 'dirents', 'xattrs', 'alloc', 'quotas', 'stripes', 'reflink'] as const;
-export type BtreeName = (typeof BTREE_IDS)[number];
 export const BTREE_ID_NR = BTREE_IDS.length;
 export const BTREE_ID_extents = 0;
 export const BTREE_ID_inodes = 1;

@@ -41,7 +41,7 @@ export function bkeyToText(t: KeyTable, i: number): string {
 }
 
 /** bch2_val_to_text. */
-export function bkeyValueToText(t: KeyTable, i: number, opts: KeyTextOptions = {}): string {
+function bkeyValueToText(t: KeyTable, i: number, opts: KeyTextOptions = {}): string {
   const type = t.type[i]!;
   const buf = t.buf;
   const off = t.valOff[i]!;

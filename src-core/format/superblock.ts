@@ -138,7 +138,7 @@ function parseLayout(buf: Uint8Array, off: number): SbLayout {
 }
 
 /** validate_sb_layout (super-io.c); also bounds sb_max_size_bits, which C shifts into an int. */
-export function layoutInvalid(l: SbLayout): string | undefined {
+function layoutInvalid(l: SbLayout): string | undefined {
   if (!l.magicOk) return 'Not a bcachefs superblock layout';
   if (l.layoutType !== 0) return 'Invalid superblock layout type';
   if (!l.nrSuperblocks) return 'Invalid superblock layout: no superblocks';

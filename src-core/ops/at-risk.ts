@@ -17,7 +17,7 @@ import type { AtRisk, FixRef, Problem } from './ui-types.js';
 const FILE_BTREES = new Set(['extents', 'inodes', 'dirents', 'xattrs']);
 const NODE_KINDS = new Set(['set_node_min_key', 'set_node_max_key', 'drop_node_pointer']);
 /** files listed per problem; the rest are counted */
-export const MAX_FILES = 20;
+const MAX_FILES = 20;
 
 interface Range {
   lo: bigint;

@@ -18,7 +18,7 @@ import type { RepairFix } from './types.js';
 const ZERO = new Uint8Array(1);
 
 /** The byte and bit in [start, end) of a bset whose single flip gives CRC difference `syndrome`, if exactly one does. */
-export function singleBitFor(syndrome: number, start: number, end: number): { byte: number; bit: number } | undefined {
+function singleBitFor(syndrome: number, start: number, end: number): { byte: number; bit: number } | undefined {
   // raw CRC (init 0, no final xor) of a single set bit at byte i, walked from the last byte backwards
   const s = new Uint32Array(8);
   const one = new Uint8Array(1);

@@ -11,22 +11,13 @@ import { parseBtreeNode, type BtreeNode } from '../btree/node.js';
 import type { GcState } from '../check/result.js';
 import { readU64 } from '../format/bytes.js';
 import { bposCmp, bposSuccessor, readBpos, U32_MAX, U64_MAX, type Bpos } from '../format/bpos.js';
+import type { NodeIdentity } from '../format/encode-new-node.js';
 import { BCH_DATA_cached, BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_user } from '../format/names.js';
 import type { BtreePtr } from '../format/values.js';
 
 /** A node header found on the device whose node validates (checksums, keys) as a node of its own range. */
-export interface FoundNode {
+export interface FoundNode extends NodeIdentity {
   sector: number;
-  btreeId: number;
-  level: number;
-  /** BTREE_NODE_SEQ: how many times this node was rewritten (orders copies of one range) */
-  nodeSeq: number;
-  /** the bset seq a pointer to it would carry */
-  seq: bigint;
-  minKey: Bpos;
-  maxKey: Bpos;
-  /** the newest journal seq of its bsets */
-  journalSeq: bigint;
   liveKeys: number;
 }
 
@@ -152,7 +143,7 @@ export function spansFor(found: readonly FoundNode[], btreeId: number, level: nu
 }
 
 /** bpos_predecessor (the range before a span ends just below its start). */
-export function predecessor(p: Bpos): Bpos {
+function predecessor(p: Bpos): Bpos {
   if (p.snapshot > 0) return { ...p, snapshot: p.snapshot - 1 };
   if (p.offset > 0n) return { inode: p.inode, offset: p.offset - 1n, snapshot: U32_MAX };
   return { inode: p.inode - 1n, offset: U64_MAX, snapshot: U32_MAX };

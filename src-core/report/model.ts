@@ -3,7 +3,7 @@
 // compares, so an edited report, or a journal changed since, is caught.
 import { isDeepStrictEqual } from 'node:util';
 import type { ChainHead } from '../journal/chain.js';
-import { isoNow, Journal, type DecisionRecord, type DeviceRecord, type EventKind, type FixState, type WriteTarget, type FieldChange } from '../journal/index.js';
+import { isoNow, Journal, type DecisionRecord, type DeviceRecord, type EventKind, type FixState, type SessionRecord, type WriteTarget, type FieldChange } from '../journal/index.js';
 
 export const REPORT_FORMAT = 'bcachefs-repair-report 1';
 
@@ -37,15 +37,8 @@ export interface ReportFix {
   writes: ReportWrite[];
 }
 
-export interface ReportSession {
-  id: number;
-  who: string;
-  whoSource: 'os' | 'typed';
-  startedAt: string;
-  toolVersion: string;
-  caseRef: string | null;
-  customer: string | null;
-  technician: string | null;
+/** A journal session as reported: the device by its path instead of its row. */
+export interface ReportSession extends Omit<SessionRecord, 'seq' | 'deviceId'> {
   devicePath: string;
   checks: { stage: 'before' | 'after'; at: string; summary: Record<string, unknown>; findings: ReportFinding[] }[];
   decisions: Omit<DecisionRecord, 'sessionId'>[];

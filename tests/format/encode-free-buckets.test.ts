@@ -1,10 +1,10 @@
 // Free buckets for new nodes, against the real `bcachefs list -b alloc` of every clean fixture (its data types
 // for the superblock and journal buckets, and the buckets it shows empty), and against every live pointer.
 import { afterAll, describe, expect, it } from 'vitest';
-import { walkNodes } from './encode-helpers.js';
+import { forEachPointer } from './encode-helpers.js';
 import { forEachKey } from '../../src-core/btree/fs.js';
-import { BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_TYPES, BTREE_ID_alloc, BTREE_ID_NR, KEY_TYPE_btree_ptr_v2, KEY_TYPE_extent } from '../../src-core/format/names.js';
-import { allocUnpack, newAllocUnpacked, ExtentEntryIter, BCH_EXTENT_ENTRY_ptr, BTREE_PTR_V2_HEADER_BYTES } from '../../src-core/format/values.js';
+import { BCH_DATA_journal, BCH_DATA_sb, BCH_DATA_TYPES, BTREE_ID_alloc } from '../../src-core/format/names.js';
+import { allocUnpack, newAllocUnpacked } from '../../src-core/format/values.js';
 import { freeBuckets, reservedBuckets, type BucketAlloc } from '../../src-core/format/buckets.js';
 import { cleanFixtures, closeFixtures, expectedListLines, openFixture } from '../helpers/fixtures.js';
 
@@ -51,27 +51,12 @@ describe.each(cleanFixtures())('%s', (fx) => {
     const bucketSize = sb.members[sb.devIdx]!.bucketSize;
     const freeSet = new Set(free.map((f) => f.bucket));
     const hits: string[] = [];
-    const it = new ExtentEntryIter();
     let ptrs = 0;
-    for (let id = 0; id < BTREE_ID_NR; id++) {
-      for (const p of fs.roots[id]!.ptr.ptrs) if (freeSet.has(Math.floor(p.offset / bucketSize))) hits.push(`root of btree ${id}`);
-      walkNodes(fs, id, (node) => {
-        if (!node.readable || (node.level === 0 && id !== 0)) return;
-        const t = node.keys;
-        for (let k = 0; k < node.liveCount; k++) {
-          const row = node.live[k]!;
-          // only pointer-carrying values (inline_data, for one, holds file bytes)
-          if (t.type[row] !== KEY_TYPE_extent && t.type[row] !== KEY_TYPE_btree_ptr_v2) continue;
-          const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
-          it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
-          for (let e = it.next(); e >= 0; e = it.next()) {
-            if (e !== BCH_EXTENT_ENTRY_ptr) continue;
-            ptrs++;
-            if (freeSet.has(Math.floor(it.ptrOffset / bucketSize))) hits.push(`btree ${id} level ${node.level} pointer to sector ${it.ptrOffset}`);
-          }
-        }
-      });
-    }
+    forEachPointer(fs, (p) => {
+      if (!p.root) ptrs++;
+      if (!freeSet.has(Math.floor(p.offset / bucketSize))) return;
+      hits.push(p.root ? `root of btree ${p.btreeId}` : `btree ${p.btreeId} level ${p.level} pointer to sector ${p.offset}`);
+    });
     expect(ptrs).toBeGreaterThan(0);
     expect(hits).toEqual([]);
   });

@@ -117,7 +117,7 @@ export function alloc(value: Uint8Array): AllocUnpacked {
 export const bucketPos = (b: number | bigint): Bpos => ({ inode: 0n, offset: BigInt(b), snapshot: 0 });
 
 /** Byte ranges where two buffers differ. */
-export function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
+function diffRanges(a: Uint8Array, b: Uint8Array): [number, number][] {
   const out: [number, number][] = [];
   for (let i = 0; i < a.length; i++) {
     if (a[i] === b[i]) continue;
@@ -184,35 +184,51 @@ export interface PtrRef {
   gen: number;
 }
 
-/** Every pointer into a bucket of device 0: btree roots (level = root level + 1), node pointers, extents. */
+/** A pointer forEachPointer found: a root's (level = root level + 1), an interior node's or a leaf extent's. */
+export interface PtrFound {
+  btreeId: number;
+  level: number;
+  /** the key that holds it (a root's: its max_key) */
+  pos: Bpos;
+  dev: number;
+  offset: number;
+  gen: number;
+  root: boolean;
+}
+
+/** Every live pointer of fs: btree roots, node pointers, and the extents and reflink leaves. */
+export function forEachPointer(fs: Filesystem, visit: (p: PtrFound) => void): void {
+  const it = new ExtentEntryIter();
+  for (let id = 0; id < BTREE_ID_NR; id++) {
+    const root = fs.roots[id]!;
+    for (const p of root.ptr.ptrs) visit({ btreeId: id, level: root.level + 1, pos: root.ptr.maxKey, dev: p.dev, offset: p.offset, gen: p.gen, root: true });
+    walkNodes(fs, id, (node) => {
+      if (!node.readable || (node.level === 0 && id !== BTREE_ID_extents && id !== BTREE_ID_reflink)) return;
+      const t = node.keys;
+      for (let k = 0; k < node.liveCount; k++) {
+        const row = node.live[k]!;
+        // only pointer-carrying values (inline_data, for one, holds file bytes)
+        if (t.type[row] !== KEY_TYPE_extent && t.type[row] !== KEY_TYPE_btree_ptr_v2) continue;
+        const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
+        it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
+        for (let e = it.next(); e >= 0; e = it.next()) {
+          if (e !== BCH_EXTENT_ENTRY_ptr) continue;
+          visit({ btreeId: id, level: node.level, pos: t.pos(row), dev: it.ptrDev, offset: it.ptrOffset, gen: it.ptrGen, root: false });
+        }
+      }
+    });
+  }
+}
+
+/** Every pointer into a bucket of device 0. */
 export function pointersInto(img: string, bucket: number): PtrRef[] {
   const o = openFilesystem(img);
   const bucketSize = o.fs.sb.members[0]!.bucketSize;
   const out: PtrRef[] = [];
-  const it = new ExtentEntryIter();
   try {
-    for (let id = 0; id < BTREE_ID_NR; id++) {
-      const root = o.fs.roots[id]!;
-      for (const p of root.ptr.ptrs) {
-        if (p.dev === 0 && Math.floor(p.offset / bucketSize) === bucket) out.push({ btreeId: id, level: root.level + 1, pos: root.ptr.maxKey, gen: p.gen });
-      }
-      walkNodes(o.fs, id, (node) => {
-        if (!node.readable || (node.level === 0 && id !== BTREE_ID_extents && id !== BTREE_ID_reflink)) return;
-        const t = node.keys;
-        for (let k = 0; k < node.liveCount; k++) {
-          const row = node.live[k]!;
-          // only pointer-carrying values (inline_data, for one, holds file bytes)
-          if (t.type[row] !== KEY_TYPE_extent && t.type[row] !== KEY_TYPE_btree_ptr_v2) continue;
-          const skip = t.type[row] === KEY_TYPE_btree_ptr_v2 ? BTREE_PTR_V2_HEADER_BYTES : 0;
-          it.set(t.buf, t.valOff[row]! + skip, t.valOff[row]! + t.valLen[row]!, t.size[row]!);
-          for (let e = it.next(); e >= 0; e = it.next()) {
-            if (e === BCH_EXTENT_ENTRY_ptr && it.ptrDev === 0 && Math.floor(it.ptrOffset / bucketSize) === bucket) {
-              out.push({ btreeId: id, level: node.level, pos: t.pos(row), gen: it.ptrGen });
-            }
-          }
-        }
-      });
-    }
+    forEachPointer(o.fs, (p) => {
+      if (p.dev === 0 && Math.floor(p.offset / bucketSize) === bucket) out.push({ btreeId: p.btreeId, level: p.level, pos: p.pos, gen: p.gen });
+    });
   } finally {
     o.close();
   }

@@ -7,7 +7,6 @@ import { openFilesystem, type OpenedFilesystem } from '../../src-core/open.js';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const FIXTURES = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021');
-export const PERF_FIXTURE = resolve(PROJECT_ROOT, '..', 'shared', 'fixtures', 'bcachefs-2021-perf', 'big-1m-extents');
 
 export function allFixtures(): string[] {
   return readdirSync(FIXTURES).filter((d) => existsSync(join(FIXTURES, d, 'image.img.gz'))).sort();

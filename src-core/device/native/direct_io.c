@@ -118,21 +118,15 @@ typedef struct {
   size_t length;
   int64_t position;
   size_t align;
+  /* the window [start, end), the aligned span [astart, aend) holding it, and the largest aligned chunk */
+  int64_t start, end, astart, aend;
+  size_t chunk_max;
 } xfer_args;
 
 static int get_xfer_args(napi_env env, napi_callback_info info, xfer_args *a) {
-  size_t argc = 6;
   napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  if (argc < 6) {
-    throw_type(env, "expected (fd, buffer, bufferOffset, length, position, align)");
-    return 0;
-  }
   int32_t fd;
-  if (napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
-    throw_type(env, "fd must be a non-negative integer");
-    return 0;
-  }
+  if (!fd_call_args(env, info, 6, argv, &fd, "expected (fd, buffer, bufferOffset, length, position, align)")) return 0;
   bool is_ta = false;
   napi_is_typedarray(env, argv[1], &is_ta);
   if (!is_ta) {
@@ -174,7 +168,21 @@ static int get_xfer_args(napi_env env, napi_callback_info info, xfer_args *a) {
   a->length = (size_t)len;
   a->position = pos;
   a->align = (size_t)align;
+  a->start = pos;
+  a->end = pos + len;
+  a->astart = pos - pos % align;
+  a->aend = a->end + (align - a->end % align) % align;
+  a->chunk_max = MAX_BOUNCE - (MAX_BOUNCE % (size_t)align);
   return 1;
+}
+
+/* The bounce buffer for the next chunk of the aligned span at cur; its length in *clen. Throws on NULL. */
+static unsigned char *chunk_at(napi_env env, const xfer_args *a, int64_t cur, size_t *clen) {
+  *clen = (size_t)(a->aend - cur);
+  if (*clen > a->chunk_max) *clen = a->chunk_max;
+  unsigned char *bb = bounce_get(env, *clen);
+  if (!bb) throw_errno(env, "posix_memalign", ENOMEM);
+  return bb;
 }
 
 static ssize_t full_pwrite(int fd, const unsigned char *buf, size_t len, int64_t pos) {
@@ -194,11 +202,7 @@ static ssize_t full_pwrite(int fd, const unsigned char *buf, size_t len, int64_t
 static napi_value js_pread(napi_env env, napi_callback_info info) {
   xfer_args a;
   if (!get_xfer_args(env, info, &a)) return NULL;
-  size_t chunk_max = MAX_BOUNCE - (MAX_BOUNCE % a.align);
-  int64_t start = a.position;
-  int64_t end = a.position + (int64_t)a.length;
-  int64_t astart = start - (start % (int64_t)a.align);
-  int64_t aend = end + ((int64_t)a.align - end % (int64_t)a.align) % (int64_t)a.align;
+  int64_t start = a.start, end = a.end, astart = a.astart, aend = a.aend;
   size_t copied = 0;
   unsigned char *ra_buf = NULL;
   if (ra_take(a.fd, astart, (size_t)(aend - astart), &ra_buf) != RA_MISS) {
@@ -210,10 +214,9 @@ static napi_value js_pread(napi_env env, napi_callback_info info) {
   }
   int64_t cur = astart;
   while (cur < aend) {
-    size_t clen = (size_t)(aend - cur);
-    if (clen > chunk_max) clen = chunk_max;
-    unsigned char *bb = bounce_get(env, clen);
-    if (!bb) return throw_errno(env, "posix_memalign", ENOMEM);
+    size_t clen;
+    unsigned char *bb = chunk_at(env, &a, cur, &clen);
+    if (!bb) return NULL;
     ssize_t n = full_pread(a.fd, bb, clen, cur, a.align);
     if (n < 0) return throw_errno(env, "pread", (int)-n);
     /* copy the overlap of [cur, cur+n) with [start, end) */
@@ -232,37 +235,39 @@ static napi_value js_pread(napi_env env, napi_callback_info info) {
   return r;
 }
 
+/* One whole edge block of a read-modify-write; throws and returns 0 when it cannot be read whole. */
+static int read_edge(napi_env env, int fd, unsigned char *buf, size_t al, int64_t pos) {
+  ssize_t n = full_pread(fd, buf, al, pos, al);
+  if (n < 0) {
+    throw_errno(env, "pread", (int)-n);
+    return 0;
+  }
+  if ((size_t)n < al) {
+    throw_errno(env, "pread (read-modify-write)", ENXIO);
+    return 0;
+  }
+  return 1;
+}
+
 static napi_value js_pwrite(napi_env env, napi_callback_info info) {
   xfer_args a;
   if (!get_xfer_args(env, info, &a)) return NULL;
   size_t al = a.align;
-  size_t chunk_max = MAX_BOUNCE - (MAX_BOUNCE % al);
-  int64_t start = a.position;
-  int64_t end = a.position + (int64_t)a.length;
-  int64_t astart = start - (start % (int64_t)al);
-  int64_t aend = end + ((int64_t)al - end % (int64_t)al) % (int64_t)al;
+  int64_t start = a.start, end = a.end, astart = a.astart, aend = a.aend;
   size_t written = 0;
   ra_drop(a.fd, astart, aend); /* a read-ahead of this range would now be stale */
   int64_t cur = astart;
   while (cur < aend) {
-    size_t clen = (size_t)(aend - cur);
-    if (clen > chunk_max) clen = chunk_max;
+    size_t clen;
+    unsigned char *bb = chunk_at(env, &a, cur, &clen);
+    if (!bb) return NULL;
     int64_t cend = cur + (int64_t)clen;
-    unsigned char *bb = bounce_get(env, clen);
-    if (!bb) return throw_errno(env, "posix_memalign", ENOMEM);
     /* read-modify-write for partially covered edge blocks */
-    if (start > cur) {
-      ssize_t n = full_pread(a.fd, bb, al, cur, al);
-      if (n < 0) return throw_errno(env, "pread", (int)-n);
-      if ((size_t)n < al) return throw_errno(env, "pread (read-modify-write)", ENXIO);
-    }
+    if (start > cur && !read_edge(env, a.fd, bb, al, cur)) return NULL;
     if (end < cend) {
       int64_t last = cend - (int64_t)al;
-      if (!(last == cur && start > cur)) { /* not already read above */
-        ssize_t n = full_pread(a.fd, bb + (last - cur), al, last, al);
-        if (n < 0) return throw_errno(env, "pread", (int)-n);
-        if ((size_t)n < al) return throw_errno(env, "pread (read-modify-write)", ENXIO);
-      }
+      /* not already read above */
+      if (!(last == cur && start > cur) && !read_edge(env, a.fd, bb + (last - cur), al, last)) return NULL;
     }
     int64_t ov_s = cur > start ? cur : start;
     int64_t ov_e = cend < end ? cend : end;
@@ -278,11 +283,8 @@ static napi_value js_pwrite(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_block_info(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (!fd_arg(env, argc, argv, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   uint64_t size = 0;
   int lbs = 0;
   if (ioctl(fd, BLKGETSIZE64, &size) != 0) return throw_errno(env, "ioctl(BLKGETSIZE64)", errno);
@@ -297,14 +299,12 @@ static napi_value js_block_info(napi_env env, napi_callback_info info) {
 }
 
 static napi_value js_set_direct(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
+  const char *usage = "expected (fd, on: boolean)";
   napi_value argv[2];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
   bool on = false;
-  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_get_value_bool(env, argv[1], &on) != napi_ok)
-    return throw_type(env, "expected (fd, on: boolean)");
+  if (!fd_call_args(env, info, 2, argv, &fd, usage)) return NULL;
+  if (napi_get_value_bool(env, argv[1], &on) != napi_ok) return throw_type(env, usage);
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return throw_errno(env, "fcntl(F_GETFL)", errno);
   int nfl = on ? (fl | O_DIRECT) : (fl & ~O_DIRECT);
@@ -325,15 +325,14 @@ static napi_value js_bounce_size(napi_env env, napi_callback_info info) {
 
 /* prefetch(fd, position, length) -> queued?  (aligned ranges only; see readahead.c) */
 static napi_value js_prefetch(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
+  const char *usage = "expected (fd, position, length) with 0 < length <= maxChunk";
   napi_value argv[3];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
   int64_t pos, len;
-  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
-      napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
+  if (!fd_call_args(env, info, 3, argv, &fd, usage)) return NULL;
+  if (napi_get_value_int64(env, argv[1], &pos) != napi_ok || napi_get_value_int64(env, argv[2], &len) != napi_ok ||
       pos < 0 || len <= 0 || len > (int64_t)MAX_BOUNCE)
-    return throw_type(env, "expected (fd, position, length) with 0 < length <= maxChunk");
+    return throw_type(env, usage);
   int queued = ra_prefetch(fd, pos, (size_t)len);
   if (queued) { /* remember fd for the environment's teardown (see bounce_finalize) */
     bounce_t *b = env_state(env);
@@ -358,11 +357,8 @@ static napi_value js_prefetch(napi_env env, napi_callback_info info) {
 
 /* dropPrefetch(fd): forget every read-ahead of fd (before closing it: fd numbers are reused) */
 static napi_value js_drop_prefetch(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return NULL;
   int32_t fd;
-  if (!fd_arg(env, argc, argv, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   ra_drop(fd, 0, -1);
   bounce_t *b = NULL;
   if (napi_get_instance_data(env, (void **)&b) == napi_ok && b) {

@@ -16,13 +16,6 @@
 #include <string.h>
 #include "napi_err.h"
 
-static int get_fd(napi_env env, napi_callback_info info, int32_t *fd) {
-  size_t argc = 1;
-  napi_value argv[1];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
-  return fd_arg(env, argc, argv, fd);
-}
-
 static void whole_file(struct flock *fl) {
   memset(fl, 0, sizeof *fl);
   fl->l_type = F_WRLCK;
@@ -31,7 +24,7 @@ static void whole_file(struct flock *fl) {
 
 napi_value js_ofd_lock(napi_env env, napi_callback_info info) {
   int32_t fd;
-  if (!get_fd(env, info, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   struct flock fl;
   whole_file(&fl);
   int taken = 1;
@@ -50,7 +43,7 @@ napi_value js_ofd_lock(napi_env env, napi_callback_info info) {
 
 napi_value js_ofd_locked(napi_env env, napi_callback_info info) {
   int32_t fd;
-  if (!get_fd(env, info, &fd)) return NULL;
+  if (!fd_call(env, info, &fd)) return NULL;
   struct flock fl;
   whole_file(&fl);
   if (fcntl(fd, F_OFD_GETLK, &fl) != 0) return throw_errno(env, "fcntl(F_OFD_GETLK)", errno);

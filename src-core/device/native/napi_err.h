@@ -24,12 +24,26 @@ static inline napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-/* argv[0] as a file descriptor; throws and returns 0 when it is not a non-negative integer. */
-static inline int fd_arg(napi_env env, size_t argc, napi_value *argv, int32_t *fd) {
-  if (argc < 1 || napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
+/* The n arguments of a call whose first is a file descriptor: fills argv[0..n) and *fd. Throws `usage` when
+ * fewer came, or a TypeError when argv[0] is not a non-negative integer; returns 0 after throwing. */
+static inline int fd_call_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv, int32_t *fd,
+                               const char *usage) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return 0;
+  if (argc < n) {
+    throw_type(env, usage);
+    return 0;
+  }
+  if (napi_get_value_int32(env, argv[0], fd) != napi_ok || *fd < 0) {
     throw_type(env, "fd must be a non-negative integer");
     return 0;
   }
   return 1;
+}
+
+/* A call whose one argument is a file descriptor. */
+static inline int fd_call(napi_env env, napi_callback_info info, int32_t *fd) {
+  napi_value argv[1];
+  return fd_call_args(env, info, 1, argv, fd, "fd must be a non-negative integer");
 }
 #endif
