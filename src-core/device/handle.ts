@@ -8,7 +8,7 @@ import { DeviceError, errorCode, ioError, openError } from './errors.js';
 import { removeTemp } from './gz.js';
 import { loadAddon, type DirectIoAddon } from './native.js';
 import { readBlockGeometry } from './sysfs.js';
-import type { BlockReader, DeviceIdentity } from './index.js';
+import type { BlockReader } from './index.js';
 
 /** O_DIRECT alignment used for regular files (safe for 512e and 4Kn backing disks). */
 const FILE_ALIGN = 4096;
@@ -39,22 +39,28 @@ function preadBuffered(fd: number, buf: Buffer, off: number, len: number, pos: n
   return done;
 }
 
-export interface HandleInit extends DeviceIdentity {
+export interface HandleInit {
+  path: string;
   fd: number;
+  size: number;
+  logicalBlockSize: number;
+  isBlockDevice: boolean;
+  serial: string | null;
+  wwn: string | null;
   direct: boolean;
   addon: DirectIoAddon | null;
   tempDir: string | null;
   notes: string[];
 }
 
-// The identity fields are declared once, in DeviceIdentity: this merges them into the class, and the
-// constructor sets them from the rest of its init.
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
-export interface DeviceHandle extends Readonly<DeviceIdentity> {}
-
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class DeviceHandle implements BlockReader {
   readonly notes: string[] = [];
+  readonly path: string;
+  readonly size: number;
+  readonly logicalBlockSize: number;
+  readonly isBlockDevice: boolean;
+  readonly serial: string | null;
+  readonly wwn: string | null;
   protected fd: number | null;
   protected isDirect: boolean;
   protected readonly align: number;
@@ -62,14 +68,18 @@ export class DeviceHandle implements BlockReader {
   private tempDir: string | null;
 
   constructor(init: HandleInit) {
-    const { fd, direct, addon, tempDir, notes, ...identity } = init;
-    Object.assign(this, identity satisfies DeviceIdentity);
-    this.fd = fd;
-    this.isDirect = direct;
-    this.addon = addon;
+    this.path = init.path;
+    this.fd = init.fd;
+    this.size = init.size;
+    this.logicalBlockSize = init.logicalBlockSize;
+    this.isBlockDevice = init.isBlockDevice;
+    this.serial = init.serial;
+    this.wwn = init.wwn;
+    this.isDirect = init.direct;
+    this.addon = init.addon;
     this.align = init.isBlockDevice ? Math.max(512, init.logicalBlockSize) : FILE_ALIGN;
-    this.tempDir = tempDir;
-    this.notes.push(...notes);
+    this.tempDir = init.tempDir;
+    this.notes.push(...init.notes);
   }
 
   get direct(): boolean {

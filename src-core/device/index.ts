@@ -15,22 +15,18 @@ import { loadAddon } from './native.js';
 
 export { DeviceError } from './errors.js';
 
-/** What was opened, as found at open. */
-export interface DeviceIdentity {
-  /** What the user opened (the .gz path for gz images). */
-  path: string;
-  /** Bytes. */
-  size: number;
-  /** Block devices: the queue's logical block size (512, 4096, ...). Files: 4096 (the O_DIRECT alignment used). */
-  logicalBlockSize: number;
-  isBlockDevice: boolean;
-  /** Block devices: the disk's serial number and World Wide Name from sysfs, where the kernel has them; null for files. */
-  serial: string | null;
-  wwn: string | null;
-}
-
 /** A device or image opened for reading. */
-export interface BlockReader extends Readonly<DeviceIdentity> {
+export interface BlockReader {
+  /** What the user opened (the .gz path for gz images). */
+  readonly path: string;
+  /** Bytes. */
+  readonly size: number;
+  /** Block devices: the queue's logical block size (512, 4096, ...). Files: 4096 (the O_DIRECT alignment used). */
+  readonly logicalBlockSize: number;
+  readonly isBlockDevice: boolean;
+  /** Block devices: the disk's serial number and World Wide Name from sysfs, where the kernel has them; null for files. */
+  readonly serial: string | null;
+  readonly wwn: string | null;
   /** True while reads use O_DIRECT. */
   readonly direct: boolean;
   /** Human notes: fallbacks and their reasons, temporary files, devices in use. */
