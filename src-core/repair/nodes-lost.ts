@@ -80,7 +80,7 @@ export function writeNewNode(
   const node: PlannedWrite = {
     offset: lost.sector * 512, old, new: bytes.slice(0, end),
     target: { kind: 'node', btree: lost.btree, level: lost.level, sector: lost.sector, what: `new node over ${rangeText(lost.minKey, lost.maxKey)}` },
-    changes: [{ field: 'node', before: 'unreadable', after: `${keys.length} keys, seq ${seq.toString(16)}, node seq ${nodeSeq}` }],
+    changes: [{ field: 'node', before: lost.finding.class === 'btree_node_empty' ? 'no keys' : 'unreadable', after: `${keys.length} keys, seq ${seq.toString(16)}, node seq ${nodeSeq}` }],
   };
   const p = new NodeEdits(lost.parent);
   const v = readBtreePtrV2Value(lost.parent.keys.value(lost.row));

@@ -11,7 +11,11 @@ import { bposCmp, bposSuccessor, bposToText, type Bpos } from '../format/bpos.js
 import { btreeName } from '../format/names.js';
 import { encodeBtreePtrV2, readBtreePtrV2Value } from '../format/encode-value.js';
 import type { Finding } from '../check/findings.js';
+import type { BtreeNode } from '../btree/node.js';
 import { EditsByNode, readNodeAtSector } from './edit.js';
+import { rebuildOverChildren } from './nodes-interior.js';
+import { lostNodeOf, rangeText } from './nodes-lost.js';
+import { ScanCancelled, scanForNodes, type FoundNode } from './older-copies.js';
 import { bposPredecessor, childAt, keysText, liveIndexAt, rowsAt, within, type Child } from './topology-nodes.js';
 import { planRootRange, ROOT_CLASSES } from './topology-root.js';
 import { wrongNodeFixes, WRONG_NODE_CLASS } from './topology-wrongnode.js';
@@ -130,27 +134,53 @@ function planMaxKey(ctx: PlanContext, f: Finding): RepairFix | string | undefine
     [f.id]);
 }
 
-/** btree_node_empty: an interior node with no children leaves its parent; a neighbour takes over its range. */
-function planEmpty(ctx: PlanContext, f: Finding): RepairFix | string | undefined {
+/**
+ * btree_node_empty: an interior node with no children. Its former children are usually still on the device
+ * (the node lost its keys, not its subtree): when the node scan finds nodes one level down that tile its
+ * range and no live node points to, the node is rebuilt over them as an unreadable one is
+ * (nodes-interior.ts), with its removal as the alternative; else it leaves its parent and a neighbour takes
+ * over its range, so the siblings stay contiguous.
+ */
+function planEmpty(ctx: PlanContext, f: Finding, scan: () => FoundNode[]): RepairFix | string | undefined {
   const loc = f.location;
   if (!loc.parent) return 'an empty root: bcachefs needs a root node for every btree in use, and nothing is lost by keeping it';
   if (loc.btree_id === undefined || loc.level === undefined || !loc.node || loc.key?.source !== 'bset' || loc.key.byte_offset === undefined) return undefined;
   const level = loc.level + 1;
   const parent = readNodeAtSector(ctx.fs, loc.btree_id, level, loc.parent.sector);
-  if (!parent.readable || parent.liveCount < 2) return `node ${loc.node.sector} is the only child of node ${parent.sector}: removing it would leave that node empty in turn`;
+  if (!parent.readable) return undefined;
   const k = liveIndexAt(parent, loc.key.byte_offset);
   const empty = childAt(ctx.fs, parent, k);
-  if (!empty?.node.readable || empty.node.liveCount || !empty.ptr.minKey) return undefined;
+  const lost = lostNodeOf(ctx.fs, f);
+  if (!empty?.node.readable || empty.node.liveCount || !lost) return undefined;
+  const r = rebuildOverChildren(ctx.fs, ctx.check, lost, scan());
+  const removal = parent.liveCount >= 2 ? planRemoval(ctx, f, parent, k, empty) : undefined;
+  if (removal && r.found) {
+    removal.evidence.push('reason' in r ? `not rebuilt over its former children: ${r.reason}`
+      : `the ${r.found} child nodes found on the device in its range are then reached by no node`);
+    removal.lost = [`every key of the ${r.found} ${btreeName(loc.btree_id)} level ${loc.level - 1} nodes found on the device in ${rangeText(lost.minKey, lost.maxKey)}`];
+    removal.kept = [];
+  } else if (removal && 'reason' in r) removal.evidence.push(r.reason);
+  if ('fix' in r) {
+    if (removal) removal.id = `topology:${f.id}:remove`;
+    return { ...r.fix, id: `topology:${f.id}`, alternatives: removal ? [removal] : [] };
+  }
+  return removal ?? `node ${loc.node.sector} is the only child of node ${parent.sector}: removing it would leave that node empty in turn, and ${r.reason}`;
+}
+
+/** The empty child `k` of `parent` removed; the next sibling (the previous one, for the last child) takes its range. */
+function planRemoval(ctx: PlanContext, f: Finding, parent: BtreeNode, k: number, empty: Child): RepairFix | undefined {
+  const loc = f.location;
+  const id = parent.btreeId;
   const e = new EditsByNode(ctx.fs);
-  const p = e.at(loc.btree_id, level, parent.sector);
-  p.add({ kind: 'delete', keyOffset: parent.keys.keyOff[empty.row]! }, { field: `pointer to node ${empty.node.sector}`, before: loc.key.text, after: 'deleted' });
+  const p = e.at(id, parent.level, parent.sector);
+  p.add({ kind: 'delete', keyOffset: parent.keys.keyOff[empty.row]! }, { field: `pointer to node ${empty.node.sector}`, before: loc.key?.text ?? '', after: 'deleted' });
   const isLast = k === parent.liveCount - 1;
   const other = childAt(ctx.fs, parent, isLast ? k - 1 : k + 1);
   if (!other?.node.readable || !other.ptr.minKey) return undefined;
-  if (isLast) setMax(e, parent.sector, other, level, empty.ptr.maxKey, empty.row);
-  else setMin(e, parent.sector, other, level, empty.ptr.minKey);
-  const range = `${bposToText(empty.ptr.minKey)} .. ${bposToText(empty.ptr.maxKey)}`;
-  return fixOf(ctx.fs, e, `topology:${f.id}`, `remove empty ${btreeName(loc.btree_id)} level ${loc.level} node ${empty.node.sector} from node ${parent.sector}`,
+  if (isLast) setMax(e, parent.sector, other, parent.level, empty.ptr.maxKey, empty.row);
+  else setMin(e, parent.sector, other, parent.level, empty.ptr.minKey!);
+  const range = `${bposToText(empty.ptr.minKey!)} .. ${bposToText(empty.ptr.maxKey)}`;
+  return fixOf(ctx.fs, e, `topology:${f.id}`, `remove empty ${btreeName(id)} level ${empty.node.level} node ${empty.node.sector} from node ${parent.sector}`,
     `its btree_ptr_v2 deleted from node ${parent.sector}; node ${other.node.sector} (${isLast ? 'previous' : 'next'} sibling) covers ${range} too`,
     [`node ${empty.node.sector} has no keys`, `its range ${range} goes to its ${isLast ? 'previous' : 'next'} sibling so the children stay contiguous`],
     [f.id]);
@@ -167,14 +197,23 @@ export const topologyPlanner: Planner = {
   order: 20,
   plan(ctx, findings) {
     const out: RepairFix[] = [...wrongNodeFixes(ctx, findings)];
+    // the node scan reads the disk: once a round, and only for an empty node
+    let found: FoundNode[] | undefined;
+    const scan = (): FoundNode[] => (found ??= scanForNodes(ctx.fs, ctx.check.gc, { token: ctx.token }));
     const touched = new Set(out.flatMap((x) => x.writes.map(unit)));
     const done = new Set(out.flatMap((x) => x.resolves));
     for (const f of findings) {
       if (ctx.token.isCancellationRequested || done.has(f.id)) continue;
-      const fix = f.class === 'topology_min_key' ? planMinKey(ctx, f, findings)
-        : f.class === 'topology_max_key' ? planMaxKey(ctx, f)
-          : f.class === 'btree_node_empty' ? planEmpty(ctx, f)
-            : (ROOT_CLASSES as readonly string[]).includes(f.class) ? planRootRange(ctx, f, findings) : undefined;
+      let fix: RepairFix | string | undefined;
+      try {
+        fix = f.class === 'topology_min_key' ? planMinKey(ctx, f, findings)
+          : f.class === 'topology_max_key' ? planMaxKey(ctx, f)
+            : f.class === 'btree_node_empty' ? planEmpty(ctx, f, scan)
+              : (ROOT_CLASSES as readonly string[]).includes(f.class) ? planRootRange(ctx, f, findings) : undefined;
+      } catch (e) {
+        if (e instanceof ScanCancelled) return []; // the pipeline sees the token and reports the plan as cancelled
+        throw e;
+      }
       if (typeof fix === 'string') ctx.noRepair(f.id, fix);
       if (!fix || typeof fix === 'string') continue;
       // one change per node in a round: a later finding on a node already changed is planned on the next round's re-check

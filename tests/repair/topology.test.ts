@@ -11,7 +11,7 @@ import { checkFilesystem } from '../../src-core/check/index.js';
 import { bposToText } from '../../src-core/format/bpos.js';
 import { planRepair, type RepairPlan } from '../../src-core/repair/pipeline.js';
 import type { RepairFix } from '../../src-core/repair/types.js';
-import { checkImage, cli, copyImage, expectBaseKeys, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
+import { basePositions, checkImage, cli, copyImage, expectBaseKeys, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
 
 afterAll(removeImages);
 
@@ -105,62 +105,117 @@ describe('topology repair: plan, repair -y, then our check, the real fsck -n, th
 });
 
 describe('empty interior node', () => {
+  const FX = 'clean-32k-128m-dirents-depth3';
+
   // made from the depth-3 dirents image (the injector has no such kind): every bset of the second level-1
-  // node emptied, checksums recomputed. The leaves it pointed to are lost by that damage itself, and with
-  // them the dirents of about 11000 files: the fs-level planner links them all into /lost+found in one fix,
-  // splitting lost+found's leaf into new nodes in free buckets (repair/insert.ts).
-  it('is removed from its parent and the next sibling takes its range, down to its first child; the cut-off files go to /lost+found; the real fsck -n then exits 0', { timeout: 300_000 }, async () => {
-    const img = copyImage('clean-32k-128m-dirents-depth3');
-    let emptied = { sector: 0, min: '', max: '' };
-    {
-      const dev = openDevice(img);
-      const fs = new Filesystem(dev);
-      const root = fs.readNodeAt(2, fs.roots[2]!.level, fs.roots[2]!.ptr);
-      expect(root.level).toBe(2);
-      const ptr = btreePtrFromKey(root.keys, root.live[1]!)!;
-      const node = fs.readNodeAt(2, 1, ptr);
-      emptied = { sector: node.sector, min: bposToText(ptr.minKey!), max: bposToText(ptr.maxKey) };
-      const buf = Buffer.from(node.buf);
-      for (const b of node.bsets) {
-        const hdr = b.byteOffset === 0 ? 136 : b.byteOffset + 16;
-        buf.writeUInt16LE(0, hdr + 22);
-        buf.writeUInt32LE(bchChecksum32(b.csumType, buf, b.byteOffset === 0 ? 16 : b.byteOffset + 16, hdr + 24)!, b.byteOffset);
-      }
-      dev.close();
-      const fd = openSync(img, 'r+');
-      writeSync(fd, buf, 0, buf.length, node.sector * 512);
-      closeSync(fd);
-    }
+  // node emptied, checksums recomputed; its former children (level-0 leaves holding the dirents of about
+  // 11000 files) stay on the device, reached by no node. With `zeroChildren` their first blocks are zeroed
+  // too, so the node scan finds none of them as they were.
+  function emptiedImage(zeroChildren = false): { img: string; sector: number; min: string; max: string } {
+    const img = copyImage(FX);
     const dev = openDevice(img);
-    let p: RepairPlan;
-    try {
-      p = await planRepair(dev, { devName: 'image.img' });
-    } finally {
-      dev.close();
+    const fs = new Filesystem(dev);
+    const root = fs.readNodeAt(2, fs.roots[2]!.level, fs.roots[2]!.ptr);
+    expect(root.level).toBe(2);
+    const ptr = btreePtrFromKey(root.keys, root.live[1]!)!;
+    const node = fs.readNodeAt(2, 1, ptr);
+    const children = Array.from({ length: node.liveCount }, (_, k) => btreePtrFromKey(node.keys, node.live[k]!)!.ptrs[0]!.offset);
+    const buf = Buffer.from(node.buf);
+    for (const b of node.bsets) {
+      const hdr = b.byteOffset === 0 ? 136 : b.byteOffset + 16;
+      buf.writeUInt16LE(0, hdr + 22);
+      buf.writeUInt32LE(bchChecksum32(b.csumType, buf, b.byteOffset === 0 ? 16 : b.byteOffset + 16, hdr + 24)!, b.byteOffset);
     }
-    const first = p.fixes[0]!;
-    expect(first.id).toBe(`topology:btree_node_empty:dirents:1:${emptied.sector}`);
-    expect(first.summary).toContain(`covers ${emptied.min} .. ${emptied.max} too`);
+    const blockBytes = fs.sb.blockSize * 512;
+    dev.close();
+    const fd = openSync(img, 'r+');
+    writeSync(fd, buf, 0, buf.length, node.sector * 512);
+    if (zeroChildren) for (const c of children) writeSync(fd, Buffer.alloc(blockBytes), 0, blockBytes, c * 512);
+    closeSync(fd);
+    return { img, sector: node.sector, min: bposToText(ptr.minKey!), max: bposToText(ptr.maxKey) };
+  }
+
+  const dirents = async (img: string): Promise<{ findings: string[]; dirents: string[] }> => {
+    const r = await checkImage(img);
+    return { findings: r.findings.map((f) => f.id), dirents: [...r.keys.get('dirents')!] };
+  };
+
+  it('is rebuilt over its former leaves found on the device: repair -y brings every dirent of the base image back, ' +
+    'nothing goes to /lost+found, the real fsck -n exits 0, undo --all gives the damaged image back', { timeout: 600_000 }, async () => {
+    const e = emptiedImage();
+    const p = await plan(e.img);
     expect(p.before.some((f) => f.class === 'btree_node_empty')).toBe(true);
-    // the cut-off files: one fix, lost+found's leaf split into new nodes
-    const reattach = p.fixes.filter((f) => f.id.startsWith('fs-reattach:'));
+    const first = p.fixes[0]!;
+    expect(first.id).toBe(`topology:btree_node_empty:dirents:1:${e.sector}`);
+    expect(first.title).toMatch(new RegExp(`^Rebuild the empty dirents level 1 node at sector ${e.sector} over its \\d+ children found on the device$`));
+    expect(first.lost).toEqual([]);
+    expect(first.evidence[0]).toBe(`the dirents level 1 node at sector ${e.sector} (${e.min} .. ${e.max}) has no keys`);
+    expect(first.evidence.filter((l) => /no live node points to it$/.test(l)).length).toBeGreaterThan(10);
+    // the removal, offered instead, says what it loses
+    expect(first.alternatives.map((a) => a.id)).toEqual([`${first.id}:remove`]);
+    const removal = first.alternatives[0]!;
+    expect(removal.summary).toContain(`covers ${e.min} .. ${e.max} too`);
+    expect(removal.lost.join('\n')).toMatch(/every key of the \d+ dirents level 0 nodes found on the device/);
+    // nothing is cut off, so nothing for the fs-level planners
+    expect(p.fixes.filter((f) => f.id.startsWith('fs-')).map((f) => f.id)).toEqual([]);
+    expect(p.unresolved).toEqual([]);
+
+    const damaged = sha256File(e.img);
+    const r = cli(e.img, ['repair', 'image.img', '--journal', 'j.db', '-y']);
+    expect(r.status, `repair -y:\n${r.stdout}\n${r.stderr}`).toBe(1);
+    expect(r.stdout).toMatch(/the check after the repair finds nothing/);
+    const after = await dirents(e.img);
+    expect(after.findings, 'our check after the repair').toEqual([]);
+    // exactly the base image's dirents: every one back, and none added (no file linked into /lost+found)
+    const base = new Set(basePositions(FX, 'dirents'));
+    const have = new Set(after.dirents);
+    expect([...base].filter((k) => !have.has(k)), 'base dirents missing').toEqual([]);
+    expect([...have].filter((k) => !base.has(k)), 'dirents added').toEqual([]);
+    if (!toolMissing) {
+      const f = realFsck(e.img);
+      expect(f.exit, `real fsck -n on the repaired image:\n${f.out}`).toBe(0);
+    }
+    const u = cli(e.img, ['undo', '--journal', 'j.db', '--all']);
+    expect(u.status, u.stderr).toBe(0);
+    expect(sha256File(e.img), 'undo --all gives the damaged image back').toBe(damaged);
+  });
+
+  it('the removal alternative, applied instead: the next sibling takes its range, the cut-off files go to /lost+found; ' +
+    'the real fsck -n then exits 0', { timeout: 600_000 }, async () => {
+    const e = emptiedImage();
+    const p = await plan(e.img);
+    const removal = p.fixes[0]!.alternatives[0]!;
+    apply(e.img, [removal]);
+    // planned again on the image with the node removed: the leaves are reached by nothing, their files by no dirent
+    const p2 = await plan(e.img);
+    expect(p2.before.some((f) => f.class === 'btree_node_empty')).toBe(false);
+    const reattach = p2.fixes.filter((f) => f.id.startsWith('fs-reattach:'));
     expect(reattach).toHaveLength(1);
     expect(reattach[0]!.resolves.length).toBeGreaterThan(10_000);
     expect(reattach[0]!.summary).toMatch(/split into \d+ nodes at sectors/);
-    expect(p.unresolved).toEqual([]);
-    apply(img, p.fixes);
-    const d2 = openDevice(img);
+    expect(p2.unresolved).toEqual([]);
+    apply(e.img, p2.fixes);
+    const d2 = openDevice(e.img);
     try {
       const fs = new Filesystem(d2);
       const after = await checkFilesystem(fs, { devName: 'image.img' });
       expect(after.findings.map((f) => f.id)).toEqual([]);
-      const root = fs.readNodeAt(2, 2, fs.roots[2]!.ptr);
-      expect(root.liveCount).toBe(3);
+      expect(fs.readNodeAt(2, 2, fs.roots[2]!.ptr).liveCount).toBe(3);
     } finally {
       d2.close();
     }
     if (toolMissing) return;
-    const r = realFsck(img);
+    const r = realFsck(e.img);
     expect(r.exit, r.out).toBe(0);
+  });
+
+  it('with its former leaves unreadable too, it is removed as before, saying why it was not rebuilt', { timeout: 300_000 }, async () => {
+    const e = emptiedImage(true);
+    const p = await plan(e.img);
+    const first = p.fixes[0]!;
+    expect(first.id).toBe(`topology:btree_node_empty:dirents:1:${e.sector}`);
+    expect(first.title).toMatch(/^remove empty dirents level 1 node/);
+    expect(first.alternatives).toEqual([]);
+    expect(first.evidence.join('\n')).toMatch(/level 0 nodes (that no live node points to were found|found on the device in .* do not cover it)/);
   });
 });
