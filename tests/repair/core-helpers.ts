@@ -13,6 +13,8 @@ import { btreeIdByName } from '../../src-core/format/names.js';
 import { PROJECT_ROOT, readFixtureText } from '../helpers/fixtures.js';
 import { runCli, type CliResult } from '../helpers/cli.js';
 
+import { realFsck, toolMissing } from '../format/encode-helpers.js';
+
 export { copyImage, realFsck, removeImages, toolMissing } from '../format/encode-helpers.js';
 
 const BASE_FIXTURE: Record<string, string> = {
@@ -75,4 +77,18 @@ export function cli(img: string, args: string[], env?: Record<string, string>): 
       else process.env[k] = saved[k];
     }
   }
+}
+
+/**
+ * The last two judges of a repair: the real fsck -n exits 0 on the repaired image (where it runs here), and
+ * undo --all of the repair's journal gives back the damaged image (damagedSha: its sha256 before the repair).
+ */
+export function expectFsckCleanThenUndo(img: string, damagedSha: string): void {
+  if (!toolMissing) {
+    const f = realFsck(img);
+    expect(f.exit, `real fsck -n on the repaired image:\n${f.out}`).toBe(0);
+  }
+  const u = cli(img, ['undo', '--journal', 'j.db', '--all']);
+  expect(u.status, u.stderr).toBe(0);
+  expect(sha256File(img), 'undo --all gives the damaged image back').toBe(damagedSha);
 }

@@ -10,7 +10,7 @@ import { encodeCleanField, encodeSuperblock, sbFieldsOf, superblockCopy } from '
 import { decodeUsageEntry } from '../../src-core/format/journal.js';
 import { BCH_SB_FIELD_clean } from '../../src-core/format/superblock.js';
 import { planRepair } from '../../src-core/repair/pipeline.js';
-import { checkImage, cli, copyImage, expectBaseKeys, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
+import { checkImage, cli, copyImage, expectBaseKeys, expectFsckCleanThenUndo, realFsck, removeImages, sha256File, toolMissing } from './core-helpers.js';
 
 afterAll(removeImages);
 
@@ -32,13 +32,7 @@ async function repairAndJudge(fx: string, img: string): Promise<void> {
   const after = await checkImage(img);
   expect(after.findings.map((f) => f.id), 'our check after the repair').toEqual([]);
   expectBaseKeys(fx, after.keys);
-  if (!toolMissing) {
-    const f = realFsck(img);
-    expect(f.exit, `real fsck -n on the repaired image:\n${f.out}`).toBe(0);
-  }
-  const u = cli(img, ['undo', '--journal', 'j.db', '--all']);
-  expect(u.status, u.stderr).toBe(0);
-  expect(sha256File(img), 'undo --all gives the damaged image back').toBe(damaged);
+  expectFsckCleanThenUndo(img, damaged);
 }
 
 // fixture -> what the one fix must be (the gens planner's choice from the evidence, or the alloc rewrite)
