@@ -14,7 +14,7 @@ import { modeToType } from '../fsck/inode-table.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
 import { InodeCopies, restoreInode, type CopiedInode } from './fs-copies.js';
-import { disjointFixes, leafKeysAt, type LeafKey } from './fs-keys.js';
+import { disjointFixes, leafKeysOf, type LeafKey } from './fs-keys.js';
 import { planReattach } from './fs-lostfound.js';
 import { recreateInode } from './fs-recreate.js';
 import { ScanCancelled } from './older-copies.js';
@@ -77,19 +77,13 @@ function planDirents(ctx: PlanContext, findings: readonly Finding[]): RepairFix[
   // unreachable inodes go to lost+found once no damaged dirent may be theirs
   if (!missing.length) return planReattach(ctx, findings.filter((f) => f.class === 'inode_unreachable'));
   const unreachable = new Map(findings.filter((f) => f.class === 'inode_unreachable').map((f) => [f.location.inode!, f]));
-  const keys = leafKeysAt(fs, BTREE_ID_dirents, missing.map((f) => [BigInt(f.location.key!.pos.inode), BigInt(f.location.key!.pos.offset)]));
   const byBp = inodesByBackpointer(fs);
   const out: RepairFix[] = [];
   const copies = new InodeCopies(ctx);
   // one fix per node per round: a second fix in the same node is planned on the next round's bytes
   const nodes = new Set<number>();
-  for (const f of missing) {
+  for (const [f, k] of leafKeysOf(ctx, BTREE_ID_dirents, missing, 'dirent')) {
     const p = f.location.key!.pos;
-    const k = keys.get(`${p.inode}:${p.offset}`);
-    if (!k) {
-      ctx.noRepair(f.id, `the dirent ${p.text} is not in a btree node (a journal key, or the node is unreadable)`);
-      continue;
-    }
     if (nodes.has(k.sector)) continue;
     nodes.add(k.sector);
     const owners = (byBp.get(`${p.inode}:${p.offset}`) ?? []).filter((o) => unreachable.has(String(o.inum)));

@@ -13,7 +13,7 @@ import { BTREE_ID_dirents, BTREE_ID_extents, BTREE_ID_inodes } from '../format/n
 import { BCH_INODE_FIELDS, inodeUnpack } from '../format/values.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
-import { leafKeysAt } from './fs-keys.js';
+import { leafKeysAt, leafKeysOf } from './fs-keys.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
 const CLASSES = ['dirent_wrong_d_type', 'inode_i_nlink_wrong', 'dir_i_nlink_wrong', 'inode_i_sectors_wrong', 'extent_past_end_of_inode'] as const;
@@ -47,14 +47,8 @@ function planFields(ctx: PlanContext, findings: readonly Finding[]): RepairFix[]
   const out: RepairFix[] = [];
   // d_type: one fix per dirent
   const dtype = findings.filter((f) => f.class === 'dirent_wrong_d_type');
-  const dkeys = leafKeysAt(fs, BTREE_ID_dirents, dtype.map((f) => [BigInt(f.location.key!.pos.inode), BigInt(f.location.key!.pos.offset)]));
-  for (const f of dtype) {
+  for (const [f, k] of leafKeysOf(ctx, BTREE_ID_dirents, dtype, 'dirent')) {
     const p = f.location.key!.pos;
-    const k = dkeys.get(`${p.inode}:${p.offset}`);
-    if (!k) {
-      ctx.noRepair(f.id, `the dirent ${p.text} is not in a btree node (a journal key, or the node is unreadable)`);
-      continue;
-    }
     const want = Number(f.expected);
     const value = Uint8Array.from(k.value);
     const before = value[8]!;

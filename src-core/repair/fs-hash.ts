@@ -15,7 +15,7 @@ import { BTREE_ID_dirents, BTREE_ID_inodes, BTREE_ID_xattrs } from '../format/na
 import { BCH_INODE_FIELDS, bytesToText, direntName, inodeUnpack } from '../format/values.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode, readNodeAtSector, liveRowAt } from './edit.js';
-import { disjointFixes, leafKeysAt, type LeafKey } from './fs-keys.js';
+import { disjointFixes, leafKeyAt, leafKeysAt, type LeafKey } from './fs-keys.js';
 import { insertKeys, type GoneKey, type NewKey } from './insert.js';
 import type { Planner, PlanContext, RepairFix } from './types.js';
 
@@ -95,7 +95,7 @@ function dropDuplicate(ctx: PlanContext, f: Finding): RepairFix | string {
   const fs = ctx.fs;
   const btreeId = btreeOf(f);
   const [inum, off] = posOf(f);
-  const k = leafKeysAt(fs, btreeId, [[inum, off]]).get(`${inum}:${off}`);
+  const k = leafKeyAt(fs, btreeId, inum, off);
   if (!k) return `the key ${f.location.key!.pos.text} is not in a readable btree node`;
   const same = [...tableOffsets(fs, btreeId, inum)].find(([o, v]) => o < off && v.length === k.value.length && v.every((b, i) => b === k.value[i]));
   if (!same) return 'an earlier key of its hash chain has the same name but says something else: deleting this one (fsck.c\'s repair) would lose it';

@@ -6,7 +6,7 @@ import type { BtreeNode } from '../btree/node.js';
 import { bkeyValToText } from '../format/print.js';
 import { rangesOverlap } from '../journal/plan.js';
 import type { Finding } from '../check/index.js';
-import type { RepairFix } from './types.js';
+import type { PlanContext, RepairFix } from './types.js';
 
 /** A live key in a leaf node: where it is, its value and its text. */
 export interface LeafKey {
@@ -39,6 +39,27 @@ export function leafKeysAt(fs: Filesystem, btreeId: number, wanted: readonly [bi
   }, (n) => {
     node = n;
   });
+  return out;
+}
+
+/** The one leaf key at (inode, offset), snapshot ignored; undefined for a journal key or none. */
+export function leafKeyAt(fs: Filesystem, btreeId: number, inode: bigint, offset: bigint): LeafKey | undefined {
+  return leafKeysAt(fs, btreeId, [[inode, offset]]).get(`${inode}:${offset}`);
+}
+
+/**
+ * The leaf key each finding names (its location's key position), in the findings' order. A finding whose key
+ * no node holds gets its 'no repair' here, naming it as a `what` ("dirent").
+ */
+export function leafKeysOf(ctx: PlanContext, btreeId: number, findings: readonly Finding[], what: string): Array<[Finding, LeafKey]> {
+  const keys = leafKeysAt(ctx.fs, btreeId, findings.map((f) => [BigInt(f.location.key!.pos.inode), BigInt(f.location.key!.pos.offset)]));
+  const out: Array<[Finding, LeafKey]> = [];
+  for (const f of findings) {
+    const p = f.location.key!.pos;
+    const k = keys.get(`${p.inode}:${p.offset}`);
+    if (k) out.push([f, k]);
+    else ctx.noRepair(f.id, `the ${what} ${p.text} is not in a btree node (a journal key, or the node is unreadable)`);
+  }
   return out;
 }
 

@@ -18,7 +18,7 @@ import { DT_DIR, modeToType } from '../fsck/inode-table.js';
 import { inodeStrHashType, StrHash } from '../fsck/str-hash.js';
 import { pathsOf } from '../fsck/paths.js';
 import { EditsByNode } from './edit.js';
-import { leafKeysAt, type LeafKey } from './fs-keys.js';
+import { leafKeyAt, leafKeysAt, type LeafKey } from './fs-keys.js';
 import { insertKeys, type Inserted, type NewKey } from './insert.js';
 import type { PlanContext, RepairFix } from './types.js';
 
@@ -101,7 +101,7 @@ interface LostFound {
 
 /** lost+found to be created in the root, or why it cannot be. */
 function newLostFound(fs: Filesystem, edits: EditsByNode): LostFound | string {
-  const root = leafKeysAt(fs, BTREE_ID_inodes, [[0n, BigInt(BCACHEFS_ROOT_INO)]]).get(`0:${BCACHEFS_ROOT_INO}`);
+  const root = leafKeyAt(fs, BTREE_ID_inodes, 0n, BigInt(BCACHEFS_ROOT_INO));
   const ru = root && inodeUnpack(root.value);
   if (!root || !ru) return 'there is no /lost+found, and the root directory it would be created in cannot be read';
   const { taken, names } = dirSlots(fs, BigInt(BCACHEFS_ROOT_INO));
@@ -139,7 +139,7 @@ export function planReattach(ctx: PlanContext, unreachable: readonly Finding[]):
   let lfo: LostFound | string;
   if (found === undefined) lfo = newLostFound(fs, edits);
   else {
-    const key = leafKeysAt(fs, BTREE_ID_inodes, [[0n, found]]).get(`0:${found}`);
+    const key = leafKeyAt(fs, BTREE_ID_inodes, 0n, found);
     const u = key && inodeUnpack(key.value);
     const h = key && inodeHeader(key.value);
     lfo = key && u && h ? { inum: found, hash: dirHash(h.hashSeed, h.flags), nlink: u.fields[F_NLINK]!, key } : `the lost+found inode ${found} cannot be read`;

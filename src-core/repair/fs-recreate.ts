@@ -15,7 +15,7 @@ import {
 import { BCH_INODE_FIELDS, inodeUnpack } from '../format/values.js';
 import { BCACHEFS_ROOT_INO } from '../fsck/context.js';
 import { EditsByNode } from './edit.js';
-import { findingInode, leafKeysAt, type LeafKey } from './fs-keys.js';
+import { findingInode, leafKeyAt, type LeafKey } from './fs-keys.js';
 import { insertKeys } from './insert.js';
 import type { PlanContext, RepairFix } from './types.js';
 
@@ -77,7 +77,7 @@ export function recreateInode(ctx: PlanContext, f: Finding, by: NamedBy | undefi
   if (hasXattrs(fs, inum)) return `inode ${inum} had xattrs, which are hashed with the lost inode's hash seed`;
   // the directory (or, for an inode no dirent names, the root) gives the times and the type of hash
   const dirInum = p ? BigInt(p.inode) : ROOT;
-  const dirKey = leafKeysAt(fs, BTREE_ID_inodes, [[0n, dirInum]]).get(`0:${dirInum}`);
+  const dirKey = leafKeyAt(fs, BTREE_ID_inodes, 0n, dirInum);
   const dir = dirKey && inodeUnpack(dirKey.value);
   if (!dirKey || !dir) return `the directory inode ${dirInum} cannot be read`;
   const pos: Bpos = { inode: 0n, offset: inum, snapshot: U32_MAX };
