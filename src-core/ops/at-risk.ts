@@ -80,11 +80,17 @@ function bposOrder(a: string, b: string): string {
 function inodesIn(fs: Filesystem, ranges: readonly Range[]): Array<Set<bigint>> {
   const out = ranges.map(() => new Set<bigint>());
   if (!ranges.length) return out;
+  // each bound as its two 32-bit halves, so the loop over every inode key compares plain numbers; a key
+  // becomes a bigint only when it falls in a range (ranges are few and narrow)
+  const bounds = ranges.map((r) => [Number(r.lo >> 32n), Number(r.lo & 0xffff_ffffn), Number(r.hi >> 32n), Number(r.hi & 0xffff_ffffn)] as const);
   forEachKey(fs, BTREE_ID_inodes, (k, row) => {
     if (k.type[row] !== KEY_TYPE_inode) return;
-    // (a range check per key, bigint only for the keys that may be in one: ranges are few and narrow)
-    const inum = BigInt(k.offsetHi[row]!) * TWO32 + BigInt(k.offsetLo[row]!);
-    for (let i = 0; i < ranges.length; i++) if (inum >= ranges[i]!.lo && inum <= ranges[i]!.hi) out[i]!.add(inum);
+    const hi = k.offsetHi[row]!;
+    const lo = k.offsetLo[row]!;
+    for (let i = 0; i < bounds.length; i++) {
+      const [loHi, loLo, hiHi, hiLo] = bounds[i]!;
+      if ((hi > loHi || (hi === loHi && lo >= loLo)) && (hi < hiHi || (hi === hiHi && lo <= hiLo))) out[i]!.add(BigInt(hi) * TWO32 + BigInt(lo));
+    }
   });
   return out;
 }
